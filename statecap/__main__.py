@@ -1,0 +1,3 @@
+from statecap.cli import main
+
+main()

@@ -1,0 +1,110 @@
+"""Commands over the dataset and the store: build, validate, stats, entity."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from statecap.cli.common import DbOpt, JsonOpt, console, emit_json, open_store, out
+from statecap.errors import DataError
+from statecap.model.dataset import builtin_data_dir, load_dataset
+from statecap.store.build import build_store
+from statecap.store.query import search_entities, stats
+
+DataDirOpt = Annotated[
+    Path | None,
+    typer.Option("--data", help="Dataset folder (default: the built-in dataset).", show_default=False),
+]
+
+
+def build(data: DataDirOpt = None, db: DbOpt = None, json: JsonOpt = False) -> None:
+    """Build the store from a dataset folder, atomically (a failed build changes nothing)."""
+    with console.status("validating and building the store"):
+        path, ds = build_store(data, db)
+    if json:
+        emit_json({"db": str(path), "counts": ds.counts()})
+    else:
+        total = sum(ds.counts().values())
+        console.print(f"built [bold]{path}[/bold]: {total} records")
+
+
+def validate(
+    directory: Annotated[Path | None, typer.Argument(help="Dataset folder (default: built-in).")] = None,
+    json: JsonOpt = False,
+) -> None:
+    """Check a dataset folder without building: every problem, one line each, exit code 2."""
+    target = directory if directory is not None else builtin_data_dir()
+    try:
+        ds = load_dataset(target)
+    except DataError as exc:
+        if json:
+            emit_json(
+                {
+                    "valid": False,
+                    "problems": [
+                        {
+                            "file": p.file,
+                            "line": p.line,
+                            "record": p.record,
+                            "field": p.field,
+                            "reason": p.reason,
+                        }
+                        for p in exc.problems
+                    ],
+                }
+            )
+            raise typer.Exit(2) from None
+        raise
+    if json:
+        emit_json({"valid": True, "counts": ds.counts()})
+    else:
+        console.print(f"[green]valid[/green]: {target} ({sum(ds.counts().values())} records)")
+
+
+def stats_cmd(db: DbOpt = None, json: JsonOpt = False) -> None:
+    """Record counts per type, and how many records lack a source."""
+    with open_store(db) as con:
+        result = stats(con)
+    if json:
+        emit_json(result)
+        return
+    table = Table(title="statecap store")
+    table.add_column("records")
+    table.add_column("count", justify="right")
+    for k, v in result["counts"].items():
+        table.add_row(k, f"{v:,}")
+    table.add_row("unsourced", f"{result['unsourced_records']:,}")
+    out.print(table)
+
+
+def entity(
+    query: Annotated[str, typer.Argument(help="Id, English or Chinese name, alias or identifier.")],
+    limit: Annotated[int, typer.Option("--limit", min=1, max=1000, help="Most matches to show.")] = 10,
+    db: DbOpt = None,
+    json: JsonOpt = False,
+) -> None:
+    """Find entities by id, name (English or Chinese), alias or identifier, best match first."""
+    with open_store(db) as con:
+        matches = search_entities(con, query, limit=limit)
+    if json:
+        emit_json({"query": query, "matches": matches})
+        return
+    if not matches:
+        console.print(f"no entity matches {query!r}")
+        raise typer.Exit(1)
+    table = Table()
+    for col in ("id", "name", "name_zh", "kind", "sectors"):
+        table.add_column(col)
+    for m in matches:
+        table.add_row(m["id"], m["name"], m["name_zh"] or "", m["kind"], ", ".join(m["sectors"]))
+    out.print(table)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("build", rich_help_panel="Data")(build)
+    app.command("validate", rich_help_panel="Data")(validate)
+    app.command("stats", rich_help_panel="Data")(stats_cmd)
+    app.command("entity", rich_help_panel="Query")(entity)

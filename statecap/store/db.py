@@ -1,0 +1,117 @@
+"""Opening the store, and changing it atomically.
+
+The store is one DuckDB file. Every change (build, import) writes a complete new file beside the
+old one and swaps it in with ``os.replace``: a reader or a crash sees the old store or the new
+one, never a half-written one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import duckdb
+
+from statecap.errors import StoreError
+from statecap.store.schema import SCHEMA_VERSION
+
+ENV_DB = "STATECAP_DB"
+
+
+def default_db_path() -> Path:
+    """``$STATECAP_DB``, else ``$XDG_DATA_HOME/statecap/atlas.duckdb`` (``~/.local/share/...``)."""
+    env = os.environ.get(ENV_DB)
+    if env:
+        return Path(env).expanduser()
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "statecap" / "atlas.duckdb"
+
+
+def resolve_db_path(db: str | Path | None) -> Path:
+    return Path(db).expanduser() if db is not None else default_db_path()
+
+
+@contextlib.contextmanager
+def connect(db: str | Path | None = None, read_only: bool = True) -> Iterator[duckdb.DuckDBPyConnection]:
+    """Open a statecap store. Raises StoreError if it is missing or not a statecap store."""
+    path = resolve_db_path(db)
+    if not path.exists():
+        raise StoreError(f"{path}: no store here; run `statecap build --db {path}` first")
+    try:
+        con = duckdb.connect(str(path), read_only=read_only)
+    except duckdb.Error as exc:
+        raise StoreError(f"{path}: cannot open the store: {exc}") from None
+    try:
+        try:
+            row = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        except duckdb.Error:
+            raise StoreError(f"{path}: not a statecap store (no meta table)") from None
+        if row is None or row[0] != SCHEMA_VERSION:
+            found = row[0] if row else "none"
+            raise StoreError(
+                f"{path}: store schema version {found}, this statecap needs {SCHEMA_VERSION}; rebuild it"
+            )
+        yield con
+    finally:
+        con.close()
+
+
+def _fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(str(path), os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def write_atomically(
+    db: str | Path | None,
+    fill: Callable[[duckdb.DuckDBPyConnection], None],
+    start_from_existing: bool = False,
+) -> Path:
+    """Produce a new store with `fill` and swap it in; on any error the old store is untouched.
+
+    With ``start_from_existing`` the new store starts as a copy of the current one (imports);
+    otherwise it starts empty (builds).
+    """
+    path = resolve_db_path(db)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=str(path.parent))
+    os.close(fd)
+    tmp = Path(tmp_name)
+    tmp.unlink()  # DuckDB wants to create the file itself
+    try:
+        if start_from_existing:
+            if not path.exists():
+                raise StoreError(f"{path}: no store to change; run `statecap build --db {path}` first")
+            with connect(path, read_only=True):
+                pass  # checks it is a statecap store before copying
+            shutil.copyfile(path, tmp)
+        con = duckdb.connect(str(tmp))
+        try:
+            fill(con)
+            con.execute("CHECKPOINT")
+        finally:
+            con.close()
+        wal = Path(str(tmp) + ".wal")
+        if wal.exists():  # a clean close leaves none; be sure no state lives outside the file
+            raise StoreError(f"{tmp}: write-ahead log left behind; refusing to swap in")
+        with open(tmp, "rb+") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+        _fsync_dir(path.parent)
+    except BaseException:
+        for leftover in (tmp, Path(str(tmp) + ".wal")):
+            with contextlib.suppress(OSError):
+                leftover.unlink()
+        raise
+    return path
