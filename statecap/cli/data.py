@@ -11,6 +11,7 @@ from rich.table import Table
 from statecap.cli.common import DbOpt, JsonOpt, console, emit_json, open_store, out
 from statecap.errors import DataError
 from statecap.model.dataset import builtin_data_dir, load_dataset
+from statecap.store.audit import audit
 from statecap.store.build import build_store
 from statecap.store.query import search_entities, stats
 
@@ -103,7 +104,56 @@ def entity(
     out.print(table)
 
 
+data_app = typer.Typer(help="Inspect the dataset: coverage, sourcing, gaps.", no_args_is_help=True)
+
+
+@data_app.command("audit")
+def audit_cmd(db: DbOpt = None, json: JsonOpt = False) -> None:
+    """Coverage per sector x mechanism, sourcing, confidence, and entities with no known owner."""
+    with open_store(db) as con:
+        result = audit(con)
+    if json:
+        emit_json(result)
+        return
+    out.print(
+        f"[bold]{result['records']:,}[/bold] records, {result['unsourced']:,} unsourced "
+        f"({result['sourced_share']:.1%} sourced), {result['relationships']:,} relationships"
+    )
+    sectors = sorted({c["sector"] for c in result["coverage"]})
+    mechanisms = list(dict.fromkeys(c["mechanism"] for c in result["coverage"]))
+    cells = {(c["sector"], c["mechanism"]): c["records"] for c in result["coverage"]}
+    table = Table(title="records by sector x mechanism")
+    table.add_column("sector")
+    for m in mechanisms:
+        table.add_column(m.replace("_", " "), justify="right")
+    table.add_column("total", justify="right")
+    for s in sectors:
+        table.add_row(s, *(str(cells[(s, m)] or "") for m in mechanisms), str(result["records_by_sector"][s]))
+    table.add_row("total", *(str(result["records_by_mechanism"][m]) for m in mechanisms), "")
+    out.print(table)
+    conf = Table(title="records by confidence")
+    conf.add_column("confidence")
+    conf.add_column("records", justify="right")
+    for k, v in sorted(result["records_by_confidence"].items()):
+        conf.add_row(k, f"{v:,}")
+    out.print(conf)
+    pubs = Table(title="sources by publisher (top 20)")
+    pubs.add_column("publisher")
+    pubs.add_column("sources", justify="right")
+    pubs.add_column("records citing", justify="right")
+    for p in result["sources_by_publisher"][:20]:
+        pubs.add_row(p["publisher"], str(p["sources"]), str(p["records"]))
+    out.print(pubs)
+    orphans = result["entities_without_owner_path"]
+    out.print(f"{len(orphans)} entities with no recorded owner" + (":" if orphans else ""))
+    for o in orphans[:50]:
+        out.print(f"  {o['id']} ({o['kind']})")
+    if len(orphans) > 50:
+        out.print(f"  ... and {len(orphans) - 50} more (see --json)")
+
+
 def register(app: typer.Typer) -> None:
+    app.add_typer(data_app, name="data", rich_help_panel="Data")
     app.command("build", rich_help_panel="Data")(build)
     app.command("validate", rich_help_panel="Data")(validate)
     app.command("stats", rich_help_panel="Data")(stats_cmd)

@@ -13,6 +13,7 @@ import shutil
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import duckdb
 
@@ -47,7 +48,7 @@ def connect(db: str | Path | None = None, read_only: bool = True) -> Iterator[du
         raise StoreError(f"{path}: cannot open the store: {exc}") from None
     try:
         try:
-            row = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+            row = one_row(con, "SELECT value FROM meta WHERE key = 'schema_version'")
         except duckdb.Error:
             raise StoreError(f"{path}: not a statecap store (no meta table)") from None
         if row is None or row[0] != SCHEMA_VERSION:
@@ -58,6 +59,19 @@ def connect(db: str | Path | None = None, read_only: bool = True) -> Iterator[du
         yield con
     finally:
         con.close()
+
+
+def one_row(con: duckdb.DuckDBPyConnection, sql: str, params: Any = None) -> tuple[Any, ...] | None:
+    """The first row of a query, or None. Fetches everything, so the connection is free afterwards
+    (DuckDB refuses new work on a connection with an unfinished result)."""
+    rows = con.execute(sql, params).fetchall() if params is not None else con.execute(sql).fetchall()
+    return rows[0] if rows else None
+
+
+def scalar(con: duckdb.DuckDBPyConnection, sql: str, params: Any = None) -> Any:
+    """The single value a query returns (None when it returns no row)."""
+    row = one_row(con, sql, params)
+    return None if row is None else row[0]
 
 
 def _fsync_dir(path: Path) -> None:

@@ -8,6 +8,7 @@ import duckdb
 
 from statecap.errors import UsageError
 from statecap.store.build import normalize_term
+from statecap.store.db import one_row, scalar
 from statecap.store.schema import COUNTED
 
 STATS_KEYS = (
@@ -26,16 +27,19 @@ STATS_KEYS = (
 
 def stats(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
     """Record counts per type and how many records have no source."""
-    counts = {t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in COUNTED}  # type: ignore[index]
+    counts = {t: int(scalar(con, f"SELECT count(*) FROM {t}")) for t in COUNTED}
     ordered = {k: counts[k] for k in STATS_KEYS} | {k: v for k, v in counts.items() if k not in STATS_KEYS}
     unsourced = 0
     for t in COUNTED:
         if t == "sources":
             continue
-        unsourced += con.execute(
-            f"SELECT count(*) FROM {t} r WHERE NOT EXISTS "
-            f"(SELECT 1 FROM record_sources s WHERE s.record_type = '{t}' AND s.record_id = r.id)"
-        ).fetchone()[0]  # type: ignore[index]
+        unsourced += int(
+            scalar(
+                con,
+                f"SELECT count(*) FROM {t} r WHERE NOT EXISTS "
+                f"(SELECT 1 FROM record_sources s WHERE s.record_type = '{t}' AND s.record_id = r.id)",
+            )
+        )
     meta = dict(con.execute("SELECT key, value FROM meta").fetchall())
     return {"counts": ordered, "unsourced_records": unsourced, "store": meta}
 
@@ -100,7 +104,7 @@ def resolve_entity(con: duckdb.DuckDBPyConnection, key: str) -> str:
 
     Raises UsageError naming close matches when nothing matches exactly.
     """
-    row = con.execute("SELECT id FROM entities WHERE id = ?", [key]).fetchone()
+    row = one_row(con, "SELECT id FROM entities WHERE id = ?", [key])
     if row is not None:
         return str(row[0])
     rows = con.execute("SELECT DISTINCT entity FROM entity_identifiers WHERE value = ?", [key]).fetchall()
@@ -120,8 +124,9 @@ def get_entity(con: duckdb.DuckDBPyConnection, entity_id: str) -> dict[str, Any]
     eid = resolve_entity(con, entity_id)
     cur = con.execute(f"SELECT {ENTITY_COLUMNS} FROM entities WHERE id = ?", [eid])
     cols = [c[0] for c in cur.description]
-    row = cur.fetchone()
-    assert row is not None
+    rows = cur.fetchall()
+    assert rows
+    row = rows[0]
     d = _entity_dict(row, cols)
     d["identifiers"] = [
         {"scheme": s, "value": v}
