@@ -43,7 +43,7 @@ def _base(rec: Record) -> dict[str, Any]:
     return {"confidence": rec.confidence, "note": rec.note}
 
 
-def _row(rec: Record) -> dict[str, Any]:
+def record_row(rec: Record) -> dict[str, Any]:
     """One table row for a record (without its link-table rows)."""
     if isinstance(rec, Source):
         return {
@@ -136,7 +136,8 @@ def insert_rows(con: duckdb.DuckDBPyConnection, table: str, rows: list[dict[str,
         con.unregister("_rows")
 
 
-def _link_rows(folder: str, rec: Record) -> dict[str, list[dict[str, Any]]]:
+def link_rows(folder: str, rec: Record) -> dict[str, list[dict[str, Any]]]:
+    """Link-table rows for one record (sources, partners, parties, suspensions, identifiers), by table."""
     out: dict[str, list[dict[str, Any]]] = {"record_sources": []}
     if folder != "sources":
         out["record_sources"] = [
@@ -214,9 +215,9 @@ def fill_store(con: duckdb.DuckDBPyConnection, ds: Dataset, data_dir: str) -> No
     links: dict[str, list[dict[str, Any]]] = {}
     for folder, recs in ds.records.items():
         ordered = sorted(recs, key=lambda r: r.key)
-        insert_rows(con, folder, [_row(r) for r in ordered])
+        insert_rows(con, folder, [record_row(r) for r in ordered])
         for r in ordered:
-            for table, rows in _link_rows(folder, r).items():
+            for table, rows in link_rows(folder, r).items():
                 links.setdefault(table, []).extend(rows)
     for table, rows in links.items():
         insert_rows(con, table, rows)
