@@ -70,6 +70,17 @@ TABLES: dict[str, str] = {
         CREATE TABLE observations (
             id VARCHAR PRIMARY KEY, series VARCHAR NOT NULL, year INTEGER NOT NULL, value DOUBLE NOT NULL,
             unit VARCHAR NOT NULL, sector VARCHAR, entity VARCHAR, confidence VARCHAR, note VARCHAR)""",
+    # Filled by imports (statecap.io): board roles (FtM Directorship), and declared gaps in ownership
+    # reporting (GLEIF Level 2 reporting exceptions, BODS relationships with an unspecified party).
+    "directorships": """
+        CREATE TABLE directorships (
+            id VARCHAR PRIMARY KEY, director VARCHAR NOT NULL, organization VARCHAR NOT NULL, role VARCHAR,
+            valid_from DATE, valid_to DATE, confidence VARCHAR, note VARCHAR, origin VARCHAR)""",
+    "ownership_exceptions": """
+        CREATE TABLE ownership_exceptions (
+            id VARCHAR PRIMARY KEY, entity VARCHAR NOT NULL, scheme VARCHAR NOT NULL, category VARCHAR,
+            reason VARCHAR NOT NULL, description VARCHAR, reference VARCHAR, valid_from DATE, valid_to DATE,
+            confidence VARCHAR, note VARCHAR, origin VARCHAR)""",
 }
 
 LINK_TABLES: dict[str, str] = {
