@@ -1,0 +1,1 @@
+"""Pure kernels on matrices: ownership, control, screening rules, flows, indicators."""

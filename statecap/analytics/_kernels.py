@@ -1,0 +1,350 @@
+"""Compiled inner loops (numba) for ownership and control. Pure functions over arrays.
+
+Conventions: entities are 0..n-1; the owners of entity j are ``in_idx[in_ptr[j]:in_ptr[j+1]]``
+with stake bounds ``in_lo``/``in_hi`` (fractions); ``root`` marks the entities whose holdings
+are counted (state organs, or one owner); roots never have owners (stakes into them are cut).
+
+Two monotone maps are propagated over the condensation of the graph in topological order:
+
+* mode SHARE: ``s_j = sum_i w_ij * x_i`` with ``x_i = 1`` for a root, ``s_i`` otherwise
+  (integrated share held by the roots together);
+* mode CONTROL: ``c_j = sum_i min(w_ij, v_i)`` with ``v_i = inf`` for a root, ``c_i`` when
+  ``c_i >= t`` and 0 otherwise (La Porta weakest-link control at threshold t; chains add up).
+
+Upper bounds use the worst case over stakes inside their intervals with every entity's owners
+holding at most 100% in total (a fractional knapsack per entity). See docs/ownership.md.
+"""
+
+from __future__ import annotations
+
+import numba as nb
+import numpy as np
+
+SHARE = 0
+CONTROL = 1
+
+# flags per strongly connected component
+F_CYCLIC = 1
+F_LO_NOT_CONVERGED = 2
+F_HI_FALLBACK = 4
+F_CLOSED = 8
+F_MAYBE_CLOSED = 16
+F_UNREACHED = 32
+
+CERTIFY_STEPS = (1e-12, 1e-9, 1e-6, 1e-3, 1e-1)
+
+
+@nb.njit(cache=True)
+def _eval(j, mode, t, in_ptr, in_idx, in_lo, in_hi, root, vlo, vhi, comp, skip_comp, vals, caps):
+    """(lower, upper) of entity j's value given its owners' current values."""
+    lo_sum = 0.0
+    lo_val = 0.0
+    hi_val = 0.0
+    k = 0
+    for e in range(in_ptr[j], in_ptr[j + 1]):
+        i = in_idx[e]
+        lw = in_lo[e]
+        hw = in_hi[e]
+        lo_sum += lw
+        inner = skip_comp >= 0 and comp[i] == skip_comp
+        if mode == SHARE:
+            if root[i]:
+                xl = 1.0
+                xh = 1.0
+            else:
+                xl = vlo[i]
+                xh = vhi[i]
+            if not inner:
+                lo_val += lw * xl
+            hi_val += lw * xh
+            c = hw - lw
+            if c > 0.0 and xh > 0.0:
+                vals[k] = xh
+                caps[k] = c
+                k += 1
+        else:
+            if root[i]:
+                xl = 2.0
+                xh = 2.0
+            else:
+                xl = vlo[i] if vlo[i] >= t else 0.0
+                xh = vhi[i] if vhi[i] >= t else 0.0
+            if not inner:
+                lo_val += min(lw, xl)
+            hi_val += min(lw, xh)
+            c = min(hw, xh) - lw
+            if c > 0.0:
+                vals[k] = 1.0
+                caps[k] = c
+                k += 1
+    room = 1.0 - lo_sum
+    if room > 0.0 and k > 0:
+        if k == 1:
+            hi_val += min(room, caps[0]) * vals[0]
+        else:
+            order = np.argsort(-vals[:k])
+            for q in order:
+                take = min(room, caps[q])
+                hi_val += take * vals[q]
+                room -= take
+                if room <= 0.0:
+                    break
+    return min(lo_val, 1.0), min(hi_val, 1.0)
+
+
+@nb.njit(cache=True)
+def propagate(
+    mode, t, in_ptr, in_idx, in_lo, in_hi, root, comp, order, mem_ptr, members, cyclic, sweep_budget, tol
+):
+    """Lower and upper bounds of the mode's value for every entity, and flags per component.
+
+    Acyclic components are evaluated once, exactly. Inside a cyclic component the lower bound
+    is iterated upward from 0 (SHARE: Gauss-Seidel on the lower map; CONTROL: chains through
+    the component's own members are left out), and the upper bound is the least fixed point of
+    the worst-case map, approached from below and then certified: a vector y with G(y) <= y
+    bounds every feasible value; if no small step above the iterate is certified, the
+    iteration falls back to descending from 1, where every iterate is such a y.
+    """
+    n = len(root)
+    ncomp = len(mem_ptr) - 1
+    vlo = np.zeros(n)
+    vhi = np.zeros(n)
+    reach = np.zeros(n, np.bool_)
+    flags = np.zeros(ncomp, np.int32)
+    maxdeg = 1
+    for j in range(n):
+        d = in_ptr[j + 1] - in_ptr[j]
+        if d > maxdeg:
+            maxdeg = d
+    vals = np.empty(maxdeg)
+    caps = np.empty(maxdeg)
+    for c in order:
+        a = mem_ptr[c]
+        b = mem_ptr[c + 1]
+        if not cyclic[c]:
+            j = members[a]
+            if root[j]:
+                vlo[j] = 1.0
+                vhi[j] = 1.0
+                reach[j] = True
+                continue
+            r = False
+            for e in range(in_ptr[j], in_ptr[j + 1]):
+                if reach[in_idx[e]]:
+                    r = True
+                    break
+            if not r:
+                flags[c] |= F_UNREACHED
+                continue
+            reach[j] = True
+            lo, hi = _eval(j, mode, t, in_ptr, in_idx, in_lo, in_hi, root, vlo, vhi, comp, -1, vals, caps)
+            vlo[j] = lo
+            vhi[j] = hi
+            continue
+        flags[c] |= F_CYCLIC
+        # reachability and closure
+        r = False
+        closed = True
+        maybe_closed = True
+        n_edges = 0
+        for k in range(a, b):
+            j = members[k]
+            in_lo_sum = 0.0
+            out_lo_sum = 0.0
+            in_hi_sum = 0.0
+            for e in range(in_ptr[j], in_ptr[j + 1]):
+                i = in_idx[e]
+                n_edges += 1
+                if comp[i] == c:
+                    in_lo_sum += in_lo[e]
+                    in_hi_sum += in_hi[e]
+                else:
+                    out_lo_sum += in_lo[e]
+                    if reach[i]:
+                        r = True
+            if in_lo_sum < 1.0 - 1e-12:
+                closed = False
+            if out_lo_sum > 1e-12 or in_hi_sum < 1.0 - 1e-12:
+                maybe_closed = False
+        if closed:
+            flags[c] |= F_CLOSED
+            continue
+        if maybe_closed:
+            flags[c] |= F_MAYBE_CLOSED
+        if not r:
+            flags[c] |= F_UNREACHED
+            continue
+        for k in range(a, b):
+            reach[members[k]] = True
+        sweeps = max(20, min(100000, sweep_budget // max(n_edges, 1)))
+        # lower bound
+        if mode == SHARE:
+            done = False
+            for _ in range(sweeps):
+                delta = 0.0
+                for k in range(a, b):
+                    j = members[k]
+                    lo, hi = _eval(
+                        j, mode, t, in_ptr, in_idx, in_lo, in_hi, root, vlo, vhi, comp, -1, vals, caps
+                    )
+                    if lo > vlo[j]:
+                        delta = max(delta, lo - vlo[j])
+                        vlo[j] = lo
+                if delta <= tol:
+                    done = True
+                    break
+            if not done:
+                flags[c] |= F_LO_NOT_CONVERGED
+        else:
+            for k in range(a, b):
+                j = members[k]
+                lo, hi = _eval(j, mode, t, in_ptr, in_idx, in_lo, in_hi, root, vlo, vhi, comp, c, vals, caps)
+                vlo[j] = lo
+        # upper bound: ascend to (near) the least fixed point of the worst-case map ...
+        for k in range(a, b):
+            vhi[members[k]] = vlo[members[k]]
+        for _ in range(sweeps):
+            delta = 0.0
+            for k in range(a, b):
+                j = members[k]
+                lo, hi = _eval(j, mode, t, in_ptr, in_idx, in_lo, in_hi, root, vlo, vhi, comp, -1, vals, caps)
+                if hi > vhi[j]:
+                    delta = max(delta, hi - vhi[j])
+                    vhi[j] = hi
+            if delta <= tol:
+                break
+        # ... then certify a point just above it: G(y) <= y makes y an upper bound
+        base = np.empty(b - a)
+        newv = np.empty(b - a)
+        for k in range(a, b):
+            base[k - a] = vhi[members[k]]
+        accepted = False
+        for step in CERTIFY_STEPS:
+            for k in range(a, b):
+                vhi[members[k]] = min(1.0, base[k - a] + step)
+            ok = True
+            for k in range(a, b):
+                j = members[k]
+                lo, hi = _eval(j, mode, t, in_ptr, in_idx, in_lo, in_hi, root, vlo, vhi, comp, -1, vals, caps)
+                newv[k - a] = hi
+                if hi > vhi[j]:
+                    ok = False
+                    break
+            if ok:
+                for k in range(a, b):
+                    vhi[members[k]] = newv[k - a]
+                accepted = True
+                break
+        if not accepted:
+            flags[c] |= F_HI_FALLBACK
+            for k in range(a, b):
+                vhi[members[k]] = 1.0
+            for _ in range(sweeps):
+                delta = 0.0
+                for k in range(a, b):
+                    j = members[k]
+                    lo, hi = _eval(
+                        j, mode, t, in_ptr, in_idx, in_lo, in_hi, root, vlo, vhi, comp, -1, vals, caps
+                    )
+                    if hi < vhi[j]:
+                        delta = max(delta, vhi[j] - hi)
+                        vhi[j] = hi
+                if delta <= tol:
+                    break
+        for k in range(a, b):
+            j = members[k]
+            if vlo[j] > vhi[j]:
+                vlo[j] = vhi[j]
+    return vlo, vhi, flags
+
+
+@nb.njit(cache=True)
+def majority_parent(in_ptr, in_idx, in_lo, in_hi, root):
+    """Each entity's majority owner (> 50%): (parent or -1, definite).
+
+    Definite when the owner's lower bound is above 50%; otherwise possible when the owner can
+    pass 50% given what the other owners hold at least.
+    """
+    n = len(root)
+    par = np.full(n, -1, np.int64)
+    definite = np.zeros(n, np.bool_)
+    for j in range(n):
+        if root[j]:
+            continue
+        lo_sum = 0.0
+        best = -1
+        best_v = 0.5
+        for e in range(in_ptr[j], in_ptr[j + 1]):
+            lo_sum += in_lo[e]
+            if in_lo[e] > best_v:
+                best = in_idx[e]
+                best_v = in_lo[e]
+        if best >= 0:
+            par[j] = best
+            definite[j] = True
+            continue
+        best_v = 0.5
+        for e in range(in_ptr[j], in_ptr[j + 1]):
+            cap = min(in_hi[e], 1.0 - (lo_sum - in_lo[e]))
+            if cap > best_v:
+                best = in_idx[e]
+                best_v = cap
+        par[j] = best
+    return par, definite
+
+
+@nb.njit(cache=True)
+def follow_majority(par, definite):
+    """Top of each entity's majority chain: (top or -1 inside/into a cycle, all hops definite, depth)."""
+    n = len(par)
+    top = np.full(n, -1, np.int64)
+    chain_def = np.zeros(n, np.bool_)
+    depth = np.zeros(n, np.int64)
+    state = np.zeros(n, np.int8)
+    pos = np.zeros(n, np.int64)
+    stack = np.empty(n, np.int64)
+    for s in range(n):
+        if state[s] == 2:
+            continue
+        sp = 0
+        v = s
+        while True:
+            if state[v] == 2:
+                break
+            if state[v] == 1:
+                for q in range(pos[v], sp):
+                    u = stack[q]
+                    top[u] = -1
+                    chain_def[u] = False
+                    depth[u] = -1
+                    state[u] = 2
+                sp = pos[v]
+                break
+            state[v] = 1
+            pos[v] = sp
+            stack[sp] = v
+            sp += 1
+            p = par[v]
+            if p < 0:
+                top[v] = v
+                chain_def[v] = True
+                depth[v] = 0
+                state[v] = 2
+                sp -= 1
+                break
+            v = p
+        while sp > 0:
+            sp -= 1
+            u = stack[sp]
+            if state[u] == 2:
+                continue
+            p = par[u]
+            top[u] = top[p]
+            if top[p] < 0:
+                chain_def[u] = False
+                depth[u] = -1
+            else:
+                chain_def[u] = definite[u] and chain_def[p]
+                depth[u] = depth[p] + 1
+            state[u] = 2
+    return top, chain_def, depth
