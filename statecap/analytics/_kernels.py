@@ -30,6 +30,7 @@ F_HI_FALLBACK = 4
 F_CLOSED = 8
 F_MAYBE_CLOSED = 16
 F_UNREACHED = 32
+F_HI_NOT_CONVERGED = 64
 
 CERTIFY_STEPS = (1e-12, 1e-9, 1e-6, 1e-3, 1e-1)
 
@@ -239,6 +240,7 @@ def propagate(
             flags[c] |= F_HI_FALLBACK
             for k in range(a, b):
                 vhi[members[k]] = 1.0
+            flags[c] |= F_HI_NOT_CONVERGED
             for _ in range(sweeps):
                 delta = 0.0
                 for k in range(a, b):
@@ -250,6 +252,7 @@ def propagate(
                         delta = max(delta, vhi[j] - hi)
                         vhi[j] = hi
                 if delta <= tol:
+                    flags[c] &= ~F_HI_NOT_CONVERGED
                     break
         for k in range(a, b):
             j = members[k]

@@ -275,7 +275,11 @@ def control_report(
             roots = np.zeros(sub.n, dtype=bool)
             roots[r] = True
             res = root_bounds(sub, K.CONTROL, thr, roots=roots)
-            if res.hi[t] >= thr - _TOL and (best is None or res.hi[t] * 100 > best["control"]["hi"]):
+            better = best is None or (res.lo[t] * 100, res.hi[t] * 100) > (
+                best["control"]["lo"],
+                best["control"]["hi"],
+            )
+            if res.hi[t] >= thr - _TOL and better:
                 chains = weakest_link_chains(sub, roots, t, thr, k=1)
                 best = {
                     "controller": sub.id_of(r),

@@ -64,7 +64,7 @@ class BoundsResult:
     @property
     def n_loose(self) -> int:
         """Cyclic components where iteration stopped early (bounds valid, maybe less tight)."""
-        return int(np.count_nonzero(self.flags & (K.F_LO_NOT_CONVERGED | K.F_HI_FALLBACK)))
+        return int(np.count_nonzero(self.flags & (K.F_LO_NOT_CONVERGED | K.F_HI_NOT_CONVERGED)))
 
 
 @dataclass

@@ -60,8 +60,8 @@ def load_graph(
     day = as_of if as_of is not None else dt.date.today()
     kinds = _check_types(types)
     try:
-        ents = con.execute("SELECT id, name, kind, sectors FROM entities ORDER BY rowid").to_arrow_table()
-        stakes = con.execute(
+        ents = con.sql("SELECT id, name, kind, sectors FROM entities ORDER BY rowid").to_arrow_table()
+        stakes = con.sql(
             """
             WITH e AS (SELECT id, rowid AS idx FROM entities)
             SELECT o.idx AS owner, d.idx AS owned, s.share_lo, s.share_hi, s.share_kind, s.direct, s.id
@@ -70,7 +70,7 @@ def load_graph(
               AND (s.valid_from IS NULL OR s.valid_from <= $day)
               AND (s.valid_to IS NULL OR $day < s.valid_to)
             """,
-            {"types": kinds, "day": day},
+            params={"types": kinds, "day": day},
         ).to_arrow_table()
     except duckdb.Error as exc:
         raise StoreError(f"cannot read entities and stakes from the store: {exc}") from None
@@ -187,7 +187,7 @@ def load_graph_parquet(
         ents = pq.read_table(ents_path, columns=["id", "name", "kind", "sectors"])
         numbered = pa.table({"id": ents["id"], "idx": pa.array(np.arange(ents.num_rows, dtype=np.int64))})
         con.register("e", numbered)
-        stakes = con.execute(
+        stakes = con.sql(
             f"""
             SELECT o.idx AS owner, d.idx AS owned, s.share_lo, s.share_hi, s.share_kind, s.direct, s.id
             FROM read_parquet('{stakes_path.as_posix()}') s JOIN e o ON s.owner = o.id JOIN e d ON s.owned = d.id
@@ -195,7 +195,7 @@ def load_graph_parquet(
               AND (s.valid_from IS NULL OR s.valid_from <= $day)
               AND (s.valid_to IS NULL OR $day < s.valid_to)
             """,
-            {"types": kinds, "day": day},
+            params={"types": kinds, "day": day},
         ).to_arrow_table()
     except duckdb.Error as exc:
         raise UsageError(f"{folder}: cannot read the Parquet files: {exc}") from None
