@@ -302,7 +302,7 @@ def _entity(
         nat = (d.get("nationalities") or [{}])[0]
         data.setdefault("kind", "person")
         country = _country(nat.get("code"))
-        founded = dissolved = None
+        founded, dissolved = data.get("founded"), data.get("dissolved")
     else:
         etype = str((d.get("entityType") or {}).get("type"))
         name = d.get("name") or {
