@@ -18,11 +18,11 @@ def test_audit_mini_by_hand(mini_db):
     assert cells[("semiconductors", "guidance_fund")] == 4
     assert cells[("ai", "guidance_fund")] == 2
     assert cells[("semiconductors", "mergers_acquisitions")] == 1  # chipco's bid for chipdesign
-    assert cells[("semiconductors", "direct_rd")] == 1  # chipco's R&D spending
+    assert cells[("semiconductors", "direct_rd")] == 3  # chipco's and chipdesign's R&D spending
     # the organs' commitments to the fund have no sector of their own: they are not counted
-    assert sum(cells.values()) == 8
-    assert a["records_by_sector"]["semiconductors"] == 6
-    assert a["records"] == 23 and a["unsourced"] == 0 and a["sourced_share"] == 1.0
+    assert sum(cells.values()) == 10
+    assert a["records_by_sector"]["semiconductors"] == 8
+    assert a["records"] == 29 and a["unsourced"] == 0 and a["sourced_share"] == 1.0
     assert [o["id"] for o in a["entities_without_owner_path"]] == ["cn-founder"]
     assert a["relationships"] == 6 + 5 + 1 + 0 + 0 + 1
 
