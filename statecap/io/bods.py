@@ -224,6 +224,11 @@ def statement_item(st: Any, ctx: Any, line: int | None = None) -> Item:
 
 def _sources(st: dict[str, Any], ext: dict[str, Any], ctx: Any, item: Item) -> list[str]:
     """Source ids for a statement's records, staging each new Source record once per import."""
+    for i, data in enumerate(ext.get("uncited_sources") or []):
+        rec = make_record(item, Source, data, f"statecap.uncited_sources[{i}].")
+        if rec is not None and rec.key not in ctx.seen_sources:
+            ctx.seen_sources.add(rec.key)
+            item.add("sources", rec, ctx.origin)
     if isinstance(ext.get("sources"), list) and ext["sources"]:
         ids = []
         for i, data in enumerate(ext["sources"]):
@@ -489,6 +494,13 @@ def statements(con: duckdb.DuckDBPyConnection, as_of: dt.date | None = None) -> 
     sources = {s.key: _dump(s) for s in recs["sources"]}
     extra_ids = entity_identifiers(con)
     day = (as_of or dt.date.today()).isoformat()
+    cited = {
+        s
+        for folder in ("entities", "stakes", "directorships", "ownership_exceptions")
+        for r in recs[folder]
+        for s in r.sources
+    }
+    uncited = set(sources) - cited
     pub = {"publicationDate": day, "bodsVersion": BODS_VERSION, "publisher": {"name": "statecap"}}
 
     def envelope(
@@ -520,6 +532,9 @@ def statements(con: duckdb.DuckDBPyConnection, as_of: dt.date | None = None) -> 
                 src["retrievedAt"] = first["accessed"]
             body["source"] = src
         ext["sources"] = [sources[s] for s in srcs if s in sources]
+        if uncited:  # sources no exported record cites ride on the first statement
+            ext["uncited_sources"] = [sources[s] for s in sorted(uncited)]
+            uncited.clear()
         body["statecap"] = ext
         return {"statementId": _statement_id(body), **body}
 

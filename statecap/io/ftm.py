@@ -309,7 +309,7 @@ def _source(p: Any, sid: str, ctx: Any, item: Item) -> None:
         "title": (p.get("title") or p.get("fileName") or [url])[0],
         "accessed": tags.get("accessed") or _date(p.get("retrievedAt")) or ctx.source.accessed,
         "published": _date(p.get("publishedAt")) or _date(p.get("date")),
-        "kind": tags.get("kind") or "database",
+        "kind": (tags["kind"] or None) if "kind" in tags else "database",
         "confidence": tags.get("confidence", "medium"),
         "note": (p.get("notes") or [None])[0],
     }
@@ -542,7 +542,7 @@ def entities(con: duckdb.DuckDBPyConnection, as_of: dt.date | None = None) -> It
                     f"{TAG}url={s.url}",
                     f"{TAG}accessed={s.accessed}",
                     f"{TAG}confidence={s.confidence}",
-                    *([f"{TAG}kind={s.kind}"] if s.kind else []),
+                    f"{TAG}kind={s.kind or ''}",
                 ],
             },
         )

@@ -23,20 +23,22 @@ def tables(con: duckdb.DuckDBPyConnection, as_of: dt.date | None = None) -> dict
     out: dict[str, pa.Table] = {}
     for table in sorted(present - {"entity_terms"}):
         if keep is None or table == "meta":
-            out[table] = con.execute(f"SELECT * FROM {table} ORDER BY ALL").to_arrow_table()
+            out[table] = con.sql(f"SELECT * FROM {table} ORDER BY ALL").to_arrow_table()
         elif table in keep:
-            out[table] = con.execute(
-                f"SELECT * FROM {table} WHERE list_contains(?, id) ORDER BY ALL", [keep[table]]
+            out[table] = con.sql(
+                f"SELECT * FROM {table} WHERE list_contains($ids, id) ORDER BY ALL",
+                params={"ids": keep[table]},
             ).to_arrow_table()
         elif table in LINKS:
             col, parent = LINKS[table]
             if parent is None:
                 pairs = [f"{f}\x1f{k}" for f, ks in keep.items() for k in ks]
-                sql = f"SELECT * FROM {table} WHERE list_contains(?, record_type || chr(31) || record_id) ORDER BY ALL"
-                out[table] = con.execute(sql, [pairs]).to_arrow_table()
+                sql = f"SELECT * FROM {table} WHERE list_contains($ids, record_type || chr(31) || record_id) ORDER BY ALL"
+                out[table] = con.sql(sql, params={"ids": pairs}).to_arrow_table()
             else:
-                out[table] = con.execute(
-                    f'SELECT * FROM {table} WHERE list_contains(?, "{col}") ORDER BY ALL', [keep[parent]]
+                out[table] = con.sql(
+                    f'SELECT * FROM {table} WHERE list_contains($ids, "{col}") ORDER BY ALL',
+                    params={"ids": keep[parent]},
                 ).to_arrow_table()
     return out
 

@@ -1,0 +1,145 @@
+"""BODS streaming import at scale: time and peak memory for a generated 1M-statement file.
+
+A synthetic register (entities in a tree, one shareholding relationship per owned entity, some
+persons) is written as one BODS 0.4 JSON array, then imported into an empty store in a child
+process whose peak resident memory is read from the OS. Peak memory staying near flat while the
+file grows tenfold is what "streamed, not loaded whole" means. Usage:
+``python -m bench.io [--quick] [--statements N ...]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+PUB = {"publicationDate": "2026-01-01", "bodsVersion": "0.4", "publisher": {"name": "statecap bench"}}
+SRC = {
+    "type": ["officialRegister"],
+    "description": "synthetic register",
+    "url": "https://example.org/register",
+}
+
+
+def _stmt(n: int, rid: str, rtype: str, details: dict) -> dict:
+    return {
+        "statementId": f"bench-statement-{n:024d}",
+        "declarationSubject": rid,
+        "statementDate": "2026-01-01",
+        "publicationDetails": PUB,
+        "source": SRC,
+        "recordId": rid,
+        "recordStatus": "new",
+        "recordType": rtype,
+        "recordDetails": details,
+    }
+
+
+def write_register(path: Path, statements: int, seed: int = 7) -> int:
+    """Write `statements` BODS statements (half entities or persons, half relationships)."""
+    rng = random.Random(seed)
+    n_nodes = statements // 2 + 1
+    count = 0
+    with path.open("w", encoding="utf-8") as fh:
+        fh.write("[\n")
+        for i in range(n_nodes):
+            if count >= statements:
+                break
+            if i % 10 == 9:
+                st = _stmt(count, f"p{i}", "person", {
+                    "isComponent": False, "personType": "knownPerson", "names": [{"type": "legal", "fullName": f"Person {i}"}],
+                })  # fmt: skip
+            else:
+                etype = "stateBody" if i == 0 else "registeredEntity"
+                st = _stmt(count, f"e{i}", "entity", {
+                    "isComponent": False, "entityType": {"type": etype}, "name": f"Entity {i}",
+                    "jurisdiction": {"name": "China", "code": "CN"}, "foundingDate": "2000-01-01",
+                })  # fmt: skip
+            fh.write(("" if count == 0 else ",\n") + json.dumps(st))
+            count += 1
+            if i > 0 and count < statements and i % 10 != 9:
+                parent = (i - 1) // 3
+                party = f"p{parent}" if parent % 10 == 9 else f"e{parent}"
+                share = rng.choice(
+                    [{"exact": round(rng.uniform(1, 100), 2)}, {"minimum": 25, "maximum": 50}, None]
+                )
+                interest = {"type": "shareholding", "directOrIndirect": "direct", "startDate": "2010-01-01"}
+                if share is not None:
+                    interest["share"] = share
+                st = _stmt(count, f"r{i}", "relationship", {
+                    "isComponent": False, "subject": f"e{i}", "interestedParty": party, "interests": [interest],
+                })  # fmt: skip
+                fh.write(",\n" + json.dumps(st))
+                count += 1
+        fh.write("\n]\n")
+    return count
+
+
+CHILD = """
+import sys, time, resource
+from pathlib import Path
+from statecap.io import import_files
+t = time.perf_counter()
+res = import_files("bods", [Path(sys.argv[1])], Path(sys.argv[2]))
+dt = time.perf_counter() - t
+print(dt, res.items, res.counts.get("entities", 0), res.counts.get("stakes", 0))
+"""
+
+
+def run(statements: int, workdir: Path) -> dict:
+    src = workdir / f"register-{statements}.json"
+    n = write_register(src, statements)
+    db = workdir / f"store-{statements}.duckdb"
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    proc = subprocess.run(
+        [sys.executable, "-c", CHILD, str(src), str(db)], capture_output=True, text=True, check=False
+    )
+    if proc.returncode != 0:
+        raise SystemExit(proc.stderr[-3000:])
+    peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    secs, items, ents, stakes = proc.stdout.split()
+    return {
+        "statements": n,
+        "file_mib": src.stat().st_size / 2**20,
+        "seconds": float(secs),
+        "statements_per_s": n / float(secs),
+        "peak_rss_mib": max(peak_kib, before) / 1024,
+        "entities": int(ents),
+        "stakes": int(stakes),
+        "store_mib": db.stat().st_size / 2**20,
+    }
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--quick", action="store_true", help="20k and 100k statements only")
+    ap.add_argument("--statements", type=int, nargs="*", default=None)
+    args = ap.parse_args(argv)
+    sizes = args.statements or ([20_000, 100_000] if args.quick else [100_000, 1_000_000])
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
+    print("statements | file MiB | seconds | statements/s | peak RSS MiB | entities | stakes | store MiB")
+    with tempfile.TemporaryDirectory(prefix="statecap-bench-io-") as tmp:
+        for n in sizes:
+            # each size in a fresh child process, so RUSAGE_CHILDREN's peak is that import's own
+            # (a child's maxrss only grows); sizes run smallest first
+            r = run(n, Path(tmp))
+            print(
+                f"{r['statements']:,} | {r['file_mib']:.0f} | {r['seconds']:.1f} | {r['statements_per_s']:,.0f} | "
+                f"{r['peak_rss_mib']:.0f} | {r['entities']:,} | {r['stakes']:,} | {r['store_mib']:.0f}",
+                flush=True,
+            )
+            Path(tmp, f"register-{n}.json").unlink()
+            started = time.time()
+            del started
+
+
+if __name__ == "__main__":
+    main()
