@@ -130,8 +130,10 @@ def test_debt_innovation_and_drivers(atlas_db):
     drv = _ind(r, "drivers_timeline")["values"]
     assert len(drv) == 1
     ev = drv[0]
-    # 24 months before 2020-06-01: the 10 of 2019-01 and the SOE's 2018-03 acquisition (50); after: 30
-    assert ev["before_lo"] == pytest.approx(60) and ev["after_lo"] == pytest.approx(30)
+    # 24 months before 2020-06-01 start on 2018-06-01: the 10 of 2019-01 counts, the SOE's 2018-03
+    # acquisition does not; after: the 30 of 2021-01 (the private R&D has no state part)
+    assert ev["before_lo"] == pytest.approx(10) and ev["after_lo"] == pytest.approx(30)
+    assert ev["records_before"] == 1 and ev["records_after"] == 2
 
 
 def test_indicators_cli_json(atlas_db):
