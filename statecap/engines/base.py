@@ -1,0 +1,198 @@
+"""The engine interface: one set of questions, answered by the local (scipy/numba) or the Spark engine.
+
+In the spirit of Splink's backends: `Engine` holds the shared flow in ``@final`` methods (check
+the input, call the engine's hook, check the answer's layout, write Parquet) and each engine
+implements the hooks. Both engines return the same columns with the same meaning, so their
+answers can be compared row by row (`compare_ownership`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, final
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from statecap.engines.source import RegistrySource
+from statecap.errors import UsageError
+
+ENGINES = ("local", "spark")
+DEFAULT_SPARK_MASTER = "local[*]"
+STAKE_TYPES = ("equity", "voting")
+
+# One row per entity, in the registry's entity order (``idx``). Percentages are 0..100.
+OWNERSHIP_SCHEMA = pa.schema(
+    [
+        ("idx", pa.int64()),
+        ("id", pa.string()),
+        ("is_state", pa.bool_()),
+        ("state_share_lo", pa.float64()),
+        ("state_share_hi", pa.float64()),
+        ("state_class", pa.string()),
+        ("certainty", pa.string()),
+        ("definite_class", pa.string()),
+        ("laporta20_lo", pa.float64()),
+        ("laporta20_hi", pa.float64()),
+        ("laporta10_lo", pa.float64()),
+        ("laporta10_hi", pa.float64()),
+        ("majority_parent", pa.string()),
+        ("majority_definite", pa.bool_()),
+        ("ultimate_owner", pa.string()),
+        ("chain_definite", pa.bool_()),
+        ("chain_depth", pa.int64()),
+        ("component", pa.int64()),
+        ("cyclic", pa.bool_()),
+        ("flags", pa.int32()),
+    ]
+)
+OWNERSHIP_FILE = "ownership.parquet"
+
+
+def check_ownership_args(types: Sequence[str], indirect: str) -> list[str]:
+    """Validate stake types and the indirect-stake policy (the same rules as `load_graph`)."""
+    out = list(types)
+    if not out:
+        raise UsageError("at least one stake type is needed")
+    for t in out:
+        if t not in STAKE_TYPES:
+            raise UsageError(f"stake type {t!r} is not one of {', '.join(STAKE_TYPES)}")
+    if indirect not in ("auto", "keep", "drop"):
+        raise UsageError(f"indirect={indirect!r}: use auto, keep or drop")
+    return out
+
+
+class Engine(ABC):
+    """Answers the whole-registry questions; subclasses implement the ``_`` hooks."""
+
+    name: str = "?"
+
+    @final
+    def ownership(
+        self,
+        source: RegistrySource,
+        as_of: dt.date | None = None,
+        types: Sequence[str] = ("equity",),
+        indirect: str = "auto",
+    ) -> pa.Table:
+        """State share with bounds, La Porta control and the state class of every entity.
+
+        Args:
+            source: the registry (Parquet files).
+            as_of: only stakes valid on this date count; None means today.
+            types: stake types to include. indirect: see `statecap.graph.load_graph`.
+
+        Returns:
+            An Arrow table with `OWNERSHIP_SCHEMA`, one row per entity in entity order.
+        """
+        kinds = check_ownership_args(types, indirect)
+        day = as_of if as_of is not None else dt.date.today()
+        table = self._ownership(source, day, kinds, indirect)
+        if table.schema != OWNERSHIP_SCHEMA:
+            table = table.select(OWNERSHIP_SCHEMA.names).cast(OWNERSHIP_SCHEMA)
+        return table
+
+    @final
+    def write_ownership(
+        self,
+        source: RegistrySource,
+        out_dir: str | Path,
+        as_of: dt.date | None = None,
+        types: Sequence[str] = ("equity",),
+        indirect: str = "auto",
+    ) -> Path:
+        """`ownership` written as ``OUT_DIR/ownership.parquet``; returns the file's path."""
+        folder = Path(out_dir)
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / OWNERSHIP_FILE
+        kinds = check_ownership_args(types, indirect)
+        day = as_of if as_of is not None else dt.date.today()
+        self._write_ownership(source, day, kinds, indirect, path)
+        return path
+
+    @final
+    def state_share_report(
+        self,
+        source: RegistrySource,
+        top: int = 20,
+        sector: str | None = None,
+        as_of: dt.date | None = None,
+    ) -> dict[str, Any]:
+        """What `statecap state-share --json` prints, computed by this engine.
+
+        Same keys and ranking as `statecap.analytics.ownership.state_share_report`: entities
+        (state organs excluded) with a positive upper bound, by lower bound, then upper bound,
+        then entity order; closed cross-holding groups listed by their first member.
+        """
+        if top < 1:
+            raise UsageError("--top must be at least 1")
+        if sector is not None:
+            from statecap.model.taxonomy import load_taxonomy
+
+            if sector not in load_taxonomy().sectors:
+                raise UsageError(f"--sector {sector!r} is not a sector code (see sectors.yaml)")
+        day = as_of if as_of is not None else dt.date.today()
+        rows, closed = self._state_share_top(source, day, top, sector)
+        return {
+            "as_of": None if as_of is None else as_of.isoformat(),
+            "sector": sector,
+            "engine": self.name,
+            "results": rows,
+            "closed_sccs": closed,
+        }
+
+    # ---- hooks ---------------------------------------------------------------------------
+    @abstractmethod
+    def _ownership(self, source: RegistrySource, day: dt.date, types: list[str], indirect: str) -> pa.Table:
+        """The ownership table (any column order; cast to `OWNERSHIP_SCHEMA` by the caller)."""
+
+    def _write_ownership(
+        self, source: RegistrySource, day: dt.date, types: list[str], indirect: str, path: Path
+    ) -> None:
+        table = self._ownership(source, day, types, indirect)
+        pq.write_table(table.select(OWNERSHIP_SCHEMA.names).cast(OWNERSHIP_SCHEMA), path, compression="zstd")
+
+    @abstractmethod
+    def _state_share_top(
+        self, source: RegistrySource, day: dt.date, top: int, sector: str | None
+    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """(the top rows as JSON dicts, the closed groups as JSON dicts)."""
+
+    def close(self) -> None:
+        """Release what the engine holds (a Spark session it started)."""
+
+
+def interval(lo: float, hi: float) -> dict[str, float]:
+    from statecap.analytics.ownership import interval_json
+
+    return interval_json(lo, hi)
+
+
+def compare_ownership(a: pa.Table, b: pa.Table, tol: float = 1e-9) -> dict[str, Any]:
+    """Where two ownership tables disagree: numbers beyond `tol` (percentage points), other columns.
+
+    Returns ``{"rows": n, "max_abs_diff": {...}, "mismatches": {column: count}}``; equal tables
+    have no mismatches.
+    """
+    if a.num_rows != b.num_rows:
+        raise UsageError(f"the tables have {a.num_rows} and {b.num_rows} rows")
+    a = a.sort_by("idx")
+    b = b.sort_by("idx")
+    diffs: dict[str, float] = {}
+    mismatches: dict[str, int] = {}
+    for name in OWNERSHIP_SCHEMA.names:
+        x = a[name].to_numpy(zero_copy_only=False)
+        y = b[name].to_numpy(zero_copy_only=False)
+        if pa.types.is_floating(OWNERSHIP_SCHEMA.field(name).type):
+            d = np.abs(np.asarray(x, dtype=float) - np.asarray(y, dtype=float))
+            diffs[name] = float(d.max(initial=0.0))
+            bad = int(np.count_nonzero(d > tol))
+        else:
+            bad = int(np.count_nonzero(np.asarray(x, dtype=object) != np.asarray(y, dtype=object)))
+        if bad:
+            mismatches[name] = bad
+    return {"rows": a.num_rows, "max_abs_diff": diffs, "mismatches": mismatches}

@@ -1,0 +1,114 @@
+"""The local engine: the scipy/numba kernels of `statecap.analytics` on one machine."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from statecap.analytics import _kernels as K
+from statecap.engines.base import OWNERSHIP_SCHEMA, Engine, interval
+from statecap.engines.source import RegistrySource
+from statecap.graph.model import OwnershipGraph
+
+
+def ownership_arrays(graph: OwnershipGraph) -> tuple[pa.Table, Any]:
+    """The ownership table of a loaded graph, and the share bounds result (for closed groups)."""
+    from statecap.analytics.control import CLASSES, classify
+    from statecap.analytics.ownership import root_bounds
+
+    res = root_bounds(graph, K.SHARE)
+    lo, hi = res.lo * 100.0, res.hi * 100.0
+    ctrl = classify(graph, lo, hi)
+    cond = res.cond
+    sizes = np.diff(cond.mem_ptr)
+    first = np.full(cond.n_components, np.iinfo(np.int64).max, dtype=np.int64)
+    np.minimum.at(first, cond.comp, np.arange(graph.n, dtype=np.int64))
+    component = np.where(sizes[cond.comp] > 1, first[cond.comp], np.arange(graph.n, dtype=np.int64))
+    ids = graph.ids_arrow
+    classes = np.asarray(CLASSES, dtype=object)
+
+    def id_or_null(idx: np.ndarray) -> pa.Array:
+        safe = np.where(idx >= 0, idx, 0)
+        return pa.array(
+            np.asarray(ids.take(pa.array(safe)).to_pylist(), dtype=object), mask=idx < 0, type=pa.string()
+        )
+
+    top = ctrl.ultimate_owner
+    table = pa.table(
+        {
+            "idx": pa.array(np.arange(graph.n, dtype=np.int64)),
+            "id": ids,
+            "is_state": pa.array(graph.is_state),
+            "state_share_lo": pa.array(lo),
+            "state_share_hi": pa.array(hi),
+            "state_class": pa.array(classes[ctrl.state_class], type=pa.string()),
+            "certainty": pa.array(
+                np.where(ctrl.definite, "definite", "possible").astype(object), type=pa.string()
+            ),
+            "definite_class": pa.array(classes[ctrl.definite_class], type=pa.string()),
+            "laporta20_lo": pa.array(ctrl.laporta[0.20][0]),
+            "laporta20_hi": pa.array(ctrl.laporta[0.20][1]),
+            "laporta10_lo": pa.array(ctrl.laporta[0.10][0]),
+            "laporta10_hi": pa.array(ctrl.laporta[0.10][1]),
+            "majority_parent": id_or_null(ctrl.majority_parent),
+            "majority_definite": pa.array(ctrl.majority_definite),
+            "ultimate_owner": id_or_null(top),
+            "chain_definite": pa.array(ctrl.chain_definite),
+            "chain_depth": pa.array(ctrl.chain_depth.astype(np.int64)),
+            "component": pa.array(component),
+            "cyclic": pa.array(cond.cyclic[cond.comp]),
+            "flags": pa.array(res.flags[cond.comp].astype(np.int32)),
+        }
+    )
+    return table.cast(OWNERSHIP_SCHEMA), res
+
+
+class LocalEngine(Engine):
+    """The reference engine: loads the graph into memory and runs the numba kernels."""
+
+    name = "local"
+
+    def _graph(self, source: RegistrySource, day: dt.date, types: list[str], indirect: str) -> OwnershipGraph:
+        from statecap.graph.load import load_graph_parquet
+
+        return load_graph_parquet(source.folder, as_of=day, types=types, indirect=indirect)
+
+    def _ownership(self, source: RegistrySource, day: dt.date, types: list[str], indirect: str) -> pa.Table:
+        table, _ = ownership_arrays(self._graph(source, day, types, indirect))
+        return table
+
+    def _state_share_top(
+        self, source: RegistrySource, day: dt.date, top: int, sector: str | None
+    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        from statecap.analytics.control import class_json, classify
+        from statecap.analytics.ownership import EPS, state_share
+
+        g = self._graph(source, day, ["equity"], "auto")
+        share = state_share(g)
+        ctrl = classify(g, share.lo, share.hi)
+        mask = ~g.is_state & (share.hi > EPS * 100)
+        if sector is not None:
+            mask &= g.sector_mask(sector)
+        cand = np.flatnonzero(mask)
+        chosen = cand[np.lexsort((cand, -share.hi[cand], -share.lo[cand]))[:top]]
+        rows = [
+            {
+                "id": g.id_of(i),
+                "name": g.name_of(i),
+                "kind": str(g.kinds[i]),
+                "state_share": interval(share.lo[i], share.hi[i]),
+                "state_class": class_json(ctrl, int(i)),
+            }
+            for i in chosen
+        ]
+        closed = sorted(
+            ({"members": [g.id_of(v) for v in sorted(c.members)], "certainty": c.certainty, "_first": min(c.members)}
+             for c in share.closed_sccs),
+            key=lambda d: d["_first"],
+        )  # fmt: skip
+        for c in closed:
+            del c["_first"]
+        return rows, closed

@@ -1,0 +1,91 @@
+"""Where an engine reads a registry from: a folder of Parquet files, or a store exported to one.
+
+The layout is the one `statecap synth --out DIR` and `statecap export parquet DIR` write: one
+file per table, store column names (``entities.parquet``, ``stakes.parquet``, optionally
+``designations.parquet``). Entities are numbered in file order, as the local engine numbers them.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from statecap.errors import StoreError, UsageError
+
+TABLES = ("entities", "stakes", "designations")
+REQUIRED = ("entities", "stakes")
+
+
+@dataclass
+class RegistrySource:
+    """A registry as Parquet files; `path(name)` gives a table's file (None when absent)."""
+
+    folder: Path
+    temporary: bool = False
+    _tables: dict[str, Path] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.folder = Path(self.folder)
+        if not self.folder.is_dir():
+            raise UsageError(f"{self.folder}: not a folder of Parquet files")
+        for name in TABLES:
+            for candidate in (self.folder / f"{name}.parquet", self.folder / name):
+                if candidate.exists():
+                    self._tables[name] = candidate
+                    break
+        missing = [n for n in REQUIRED if n not in self._tables]
+        if missing:
+            raise UsageError(
+                f"{self.folder}: missing {', '.join(m + '.parquet' for m in missing)} "
+                "(write them with `statecap synth --out DIR` or `statecap export parquet DIR`)"
+            )
+
+    def path(self, name: str) -> Path | None:
+        return self._tables.get(name)
+
+    def close(self) -> None:
+        """Remove the folder when it was made for this source (a store export)."""
+        if self.temporary:
+            shutil.rmtree(self.folder, ignore_errors=True)
+
+    def __enter__(self) -> RegistrySource:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+
+def store_to_parquet(con: Any, folder: str | Path | None = None) -> RegistrySource:
+    """Export a store's entities, stakes and designations to Parquet (entities in store row order).
+
+    Args:
+        con: an open store (DuckDB connection).
+        folder: where to write; default a new temporary folder, removed by ``source.close()``.
+    """
+    import duckdb
+
+    temporary = folder is None
+    out = Path(tempfile.mkdtemp(prefix="statecap-parquet-")) if folder is None else Path(folder)
+    out.mkdir(parents=True, exist_ok=True)
+    try:
+        for name in TABLES:
+            order = " ORDER BY rowid"
+            target = (out / f"{name}.parquet").as_posix().replace("'", "''")
+            con.execute(f"COPY (SELECT * FROM {name}{order}) TO '{target}' (FORMAT parquet)")
+    except duckdb.Error as exc:
+        if temporary:
+            shutil.rmtree(out, ignore_errors=True)
+        raise StoreError(f"cannot export the store to Parquet: {exc}") from None
+    return RegistrySource(out, temporary=temporary)
+
+
+def open_source(parquet: str | Path | None = None, con: Any = None) -> RegistrySource:
+    """A source from a Parquet folder, else from an open store (exported to a temporary folder)."""
+    if parquet is not None:
+        return RegistrySource(Path(parquet))
+    if con is None:
+        raise UsageError("give a Parquet folder or a store")
+    return store_to_parquet(con)

@@ -1,0 +1,275 @@
+"""State share and La Porta control bounds for every entity, level by level, on Spark.
+
+The same maps as `statecap.analytics._kernels.propagate`, in the same order of evaluation:
+
+* an entity outside any cycle is evaluated once, when every owner has its value, by Spark SQL
+  over its owners' stakes sorted by owner number (the fold adds in the same order as the local
+  kernel, so the sums agree to the last bit or nearly), with the fractional knapsack for the
+  upper bound (owners sorted by value, greedy up to 100% in total);
+* a cyclic component is evaluated by the local kernel itself, on an executor, inside a grouped
+  pandas function: its members, their stakes, and one proxy per outside owner whose value is
+  fed in through a stake from a root (``[lo, hi]`` chosen so the kernel reproduces the owner's
+  bounds exactly). Closed and unreached components, iteration limits and the certified upper
+  bound are then the local engine's own.
+
+Values travel as messages on the stakes: after level L is evaluated, each stake out of level L
+carries its owner's values to the level of the owned entity (Parquet, partitioned by level), so
+each stake is read once over the whole run.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from statecap.analytics import _kernels as K
+
+# value columns per mode: (prefix, kernel mode, threshold)
+MODES = (("s", K.SHARE, 0.0), ("a", K.CONTROL, 0.20), ("b", K.CONTROL, 0.10))
+VALUE_COLS = [f"{p}_{b}" for p, _, _ in MODES for b in ("lo", "hi")]
+VALUES_DDL = (
+    "node long, root boolean, reach boolean, " + ", ".join(f"{c} double" for c in VALUE_COLS) + ", flags int"
+)
+MSG_DDL = (
+    "owned long, owner long, lw double, hw double, oroot boolean, oreach boolean, "
+    + ", ".join(f"{c} double" for c in VALUE_COLS)
+    + ", dcyclic boolean, dcomp long"
+)
+COMP_IN_DDL = (
+    "comp long, owned long, owner long, lw double, hw double, internal boolean, oroot boolean, oreach boolean, "
+    + ", ".join(f"{c} double" for c in VALUE_COLS)
+)
+
+
+def _d(x: float) -> str:
+    return f"CAST({float(x)!r} AS DOUBLE)"
+
+
+def _mode_exprs(prefix: str, mode: int, t: float) -> tuple[str, str]:
+    """SQL for one mode's (lo, hi) of an entity from ``es``: its owners' messages sorted by owner."""
+    one, two, zero = _d(1.0), _d(2.0), _d(0.0)
+    if mode == K.SHARE:
+        xl = f"IF(e.oroot, {one}, e.{prefix}_lo)"
+        xh = f"IF(e.oroot, {one}, e.{prefix}_hi)"
+        lv = f"acc.lv + e.lw * {xl}"
+        hv = f"acc.hv + e.lw * {xh}"
+        cap = "e.hw - e.lw"
+        keep = f"({cap}) > {zero} AND {xh} > {zero}"
+        val = xh
+    else:
+        tt = _d(t)
+        xl = f"IF(e.oroot, {two}, IF(e.{prefix}_lo >= {tt}, e.{prefix}_lo, {zero}))"
+        xh = f"IF(e.oroot, {two}, IF(e.{prefix}_hi >= {tt}, e.{prefix}_hi, {zero}))"
+        lv = f"acc.lv + least(e.lw, {xl})"
+        hv = f"acc.hv + least(e.lw, {xh})"
+        cap = f"least(e.hw, {xh}) - e.lw"
+        keep = f"({cap}) > {zero}"
+        val = one
+    fold = (
+        f"aggregate(es, named_struct('ls', {zero}, 'lv', {zero}, 'hv', {zero}), "
+        f"(acc, e) -> named_struct('ls', acc.ls + e.lw, 'lv', {lv}, 'hv', {hv}))"
+    )
+    items = f"array_sort(transform(filter(es, e -> {keep}), e -> named_struct('nv', -({val}), 'cap', {cap})))"
+    knap = (
+        f"aggregate({items}, named_struct('room', {one} - f.ls, 'acc', f.hv), "
+        f"(s, it) -> IF(s.room > {zero}, named_struct('room', s.room - least(s.room, it.cap), "
+        f"'acc', s.acc + least(s.room, it.cap) * (-it.nv)), s))"
+    )
+    lo = f"least(f.lv, {one})"
+    hi = f"least({knap}.acc, {one})"
+    return f"transform(array({fold}), f -> {lo})[0]", f"transform(array({fold}), f -> {hi})[0]"
+
+
+def _singletons(nl: Any, msg: Any) -> Any:
+    """Values of the acyclic entities of one level from their owners' messages."""
+    from pyspark.sql import functions as F
+
+    entry = F.struct(
+        "owner", "lw", "hw", "oroot", "oreach", *VALUE_COLS
+    )  # owner first: array_sort orders by it
+    agg = msg.groupBy(F.col("owned").alias("node")).agg(F.array_sort(F.collect_list(entry)).alias("es"))
+    df = nl.join(agg, "node", "left")
+    reach = F.col("root") | F.coalesce(F.expr("exists(es, e -> e.oreach)"), F.lit(False))
+    cols = []
+    for prefix, mode, t in MODES:
+        lo, hi = _mode_exprs(prefix, mode, t)
+        for name, expr in ((f"{prefix}_lo", lo), (f"{prefix}_hi", hi)):
+            cols.append(
+                F.when(F.col("root"), F.lit(1.0)).when(~reach, F.lit(0.0)).otherwise(F.expr(expr)).alias(name)
+            )
+    return df.select(
+        "node",
+        "root",
+        reach.alias("reach"),
+        *cols,
+        F.when(F.col("root") | reach, F.lit(0)).otherwise(F.lit(K.F_UNREACHED)).cast("int").alias("flags"),
+    )
+
+
+def _proxy_hi(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """The stake's upper bound that makes the kernel give a proxy exactly ``hi`` (lo is exact).
+
+    The kernel computes ``min(lo + min(1 - lo, hw - lo), 1)`` for an entity held only by a root;
+    that can miss ``hi`` by an ulp, and a value just under a control threshold would then not
+    pass control on, so ``hw`` is nudged until the same arithmetic lands on ``hi``.
+    """
+    hw = hi.copy()
+    for _ in range(8):
+        got = np.minimum(lo + np.minimum(1.0 - lo, hw - lo), 1.0)
+        ok = got == hi
+        if ok.all():
+            break
+        hw = np.where(ok, hw, np.where(got < hi, np.nextafter(hw, 2.0), np.nextafter(hw, -1.0)))
+    return hw
+
+
+def evaluate_component(pdf: pd.DataFrame) -> pd.DataFrame:
+    """One cyclic component through the local kernel (runs on an executor).
+
+    `pdf` holds every stake into the component's members: internal ones, and outside ones with
+    their owner's values. Returns the members' values in `VALUES_DDL` layout.
+    """
+    import pyarrow as pa
+    import scipy.sparse as sp
+
+    from statecap.analytics.ownership import root_bounds
+    from statecap.graph.model import OwnershipGraph
+
+    owned = pdf["owned"].to_numpy(np.int64)
+    owner = pdf["owner"].to_numpy(np.int64)
+    internal = pdf["internal"].to_numpy(bool)
+    members = np.unique(owned)
+    ext_rows = pdf[~internal].drop_duplicates("owner").sort_values("owner")
+    ext_owners = ext_rows["owner"].to_numpy(np.int64)
+    everyone = np.union1d(members, ext_owners)
+    n = len(everyone) + 1  # local node 0: the root that feeds the proxies
+
+    def loc(x: np.ndarray) -> np.ndarray:
+        return 1 + np.searchsorted(everyone, x)
+
+    root = np.zeros(n, dtype=bool)
+    root[0] = True
+    e_root = ext_rows["oroot"].to_numpy(bool)
+    e_reach = ext_rows["oreach"].to_numpy(bool)
+    root[loc(ext_owners[e_root])] = True
+    fed_rows = ext_rows[~e_root & e_reach]
+    src = np.concatenate([np.zeros(len(fed_rows), np.int64), loc(owner)])
+    dst = np.concatenate([loc(fed_rows["owner"].to_numpy(np.int64)), loc(owned)])
+    m = len(src)
+    ids = pa.array([str(i) for i in range(n)], type=pa.string())
+    result: dict[str, Any] = {"node": members, "root": np.zeros(len(members), bool)}
+    mloc = loc(members)
+    flags_out = np.zeros(len(members), np.int32)
+    for prefix, mode, t in MODES:
+        p_lo = fed_rows[f"{prefix}_lo"].to_numpy(float)
+        p_hi = fed_rows[f"{prefix}_hi"].to_numpy(float)
+        lo = np.concatenate([p_lo, pdf["lw"].to_numpy(float)])
+        hi = np.concatenate([_proxy_hi(p_lo, p_hi), pdf["hw"].to_numpy(float)])
+        g = OwnershipGraph(
+            n=n, ids_arrow=ids, names_arrow=ids, kind_codes=np.zeros(n, np.int32), kind_names=["x"],
+            sectors_arrow=pa.nulls(n, pa.list_(pa.string())), is_state=root, edge_owner=src, edge_owned=dst,
+            edge_lo=lo, edge_hi=hi, edge_kind=np.zeros(m, np.int8), edge_direct=np.ones(m, bool),
+            edge_stake=pa.nulls(m, pa.string()),
+            W_lo=sp.csr_matrix((lo, (src, dst)), shape=(n, n)), W_hi=sp.csr_matrix((hi, (src, dst)), shape=(n, n)),
+        )  # fmt: skip
+        res = root_bounds(g, mode, t)
+        result[f"{prefix}_lo"] = res.lo[mloc]
+        result[f"{prefix}_hi"] = res.hi[mloc]
+        if mode == K.SHARE:
+            flags_out = res.flags[res.cond.comp[mloc]].astype(np.int32)
+    result["reach"] = (flags_out & (K.F_CLOSED | K.F_UNREACHED)) == 0
+    result["flags"] = flags_out
+    cols = ["node", "root", "reach", *VALUE_COLS, "flags"]
+    return pd.DataFrame(result)[cols]
+
+
+def _exists(spark: Any, path: str) -> bool:
+    jvm = spark.sparkContext._jvm
+    p = jvm.org.apache.hadoop.fs.Path(path)
+    fs = p.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
+    return bool(fs.exists(p))
+
+
+def evaluate(spark: Any, graph: Any, levels: Any, work_dir: str, progress: Any = None) -> Any:
+    """Values of every entity (`VALUES_DDL` columns plus ``level``), written under `work_dir`.
+
+    Args:
+        graph: a `SparkGraph`. levels: its `Levels`. work_dir: a folder the executors can all
+            reach (local disk on a local master; HDFS, S3 or DBFS on a cluster).
+        progress: called with (level, max_level) after each level.
+    """
+    from pyspark.sql import functions as F
+
+    base = work_dir.rstrip("/") + f"/run-{uuid.uuid4().hex[:8]}"
+    lv = levels.table
+    owner_side = lv.select(
+        F.col("node").alias("owner"), F.col("comp").alias("ocomp"), F.col("level").alias("olevel")
+    )
+    owned_side = lv.select(
+        F.col("node").alias("owned"), F.col("comp").alias("dcomp"), F.col("level").alias("dlevel"),
+        F.col("cyclic").alias("dcyclic"),
+    )  # fmt: skip
+    ann = graph.edges.join(owner_side, "owner").join(owned_side, "owned")
+    ann.where(F.col("ocomp") != F.col("dcomp")).select(
+        "owner", "owned", "lw", "hw", "dcyclic", "dcomp", F.col("dlevel").alias("level"), "olevel"
+    ).write.partitionBy("olevel").parquet(f"{base}/eo")
+    ann.where(F.col("ocomp") == F.col("dcomp")).select(
+        F.col("dcomp").alias("comp"), "owned", "owner", "lw", "hw", F.col("dlevel").alias("level")
+    ).write.partitionBy("level").parquet(f"{base}/ei")
+    graph.nodes.join(lv, "node").select("node", "root", "comp", "cyclic", "level").write.partitionBy(
+        "level"
+    ).parquet(f"{base}/nl")
+
+    empty_msg = spark.createDataFrame([], MSG_DDL)
+    for level in range(levels.max_level + 1):
+        nl_path = f"{base}/nl/level={level}"
+        if not _exists(spark, nl_path):
+            continue
+        nl = spark.read.parquet(nl_path)
+        msg_path = f"{base}/msg/level={level}"
+        msg = spark.read.parquet(msg_path) if _exists(spark, msg_path) else empty_msg
+        single = _singletons(nl.where(~F.col("cyclic")), msg.where(~F.col("dcyclic")))
+        parts = [single]
+        ei_path = f"{base}/ei/level={level}"
+        if _exists(spark, ei_path):
+            inner = spark.read.parquet(ei_path).select(
+                "comp", "owned", "owner", "lw", "hw", F.lit(True).alias("internal"),
+                F.lit(False).alias("oroot"), F.lit(False).alias("oreach"),
+                *[F.lit(None).cast("double").alias(c) for c in VALUE_COLS],
+            )  # fmt: skip
+            outer = msg.where(F.col("dcyclic")).select(
+                F.col("dcomp").alias("comp"), "owned", "owner", "lw", "hw", F.lit(False).alias("internal"),
+                "oroot", "oreach", *VALUE_COLS,
+            )  # fmt: skip
+            comps = inner.unionByName(outer).groupBy("comp").applyInPandas(evaluate_component, VALUES_DDL)
+            parts.append(comps)
+        vals = parts[0]
+        for p in parts[1:]:
+            vals = vals.unionByName(p)
+        val_path = f"{base}/val/level={level}"
+        vals.write.parquet(val_path)
+        v = spark.read.parquet(val_path)
+        eo_path = f"{base}/eo/olevel={level}"
+        if _exists(spark, eo_path):
+            out = spark.read.parquet(eo_path).join(
+                v.select(F.col("node").alias("owner"), F.col("root").alias("oroot"), F.col("reach").alias("oreach"),
+                         *VALUE_COLS),
+                "owner",
+            )  # fmt: skip
+            out.select(*[c.split()[0] for c in MSG_DDL.split(", ")], "level").write.mode(
+                "append"
+            ).partitionBy("level").parquet(f"{base}/msg")
+        if progress is not None:
+            progress(level, levels.max_level)
+    return spark.read.parquet(f"{base}/val"), base
+
+
+def cleanup(spark: Any, path: str) -> None:
+    """Remove a run's working files (any Hadoop file system)."""
+    jvm = spark.sparkContext._jvm
+    p = jvm.org.apache.hadoop.fs.Path(path)
+    fs = p.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
+    fs.delete(p, True)
