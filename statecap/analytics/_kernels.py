@@ -95,7 +95,21 @@ def _eval(j, mode, t, in_ptr, in_idx, in_lo, in_hi, root, vlo, vhi, comp, skip_c
 
 @nb.njit(cache=True)
 def propagate(
-    mode, t, in_ptr, in_idx, in_lo, in_hi, root, comp, order, mem_ptr, members, cyclic, sweep_budget, tol
+    mode,
+    t,
+    in_ptr,
+    in_idx,
+    in_lo,
+    in_hi,
+    root,
+    comp,
+    order,
+    mem_ptr,
+    members,
+    cyclic,
+    sweep_budget,
+    max_sweeps,
+    tol,
 ):
     """Lower and upper bounds of the mode's value for every entity, and flags per component.
 
@@ -177,7 +191,7 @@ def propagate(
             continue
         for k in range(a, b):
             reach[members[k]] = True
-        sweeps = max(20, min(100000, sweep_budget // max(n_edges, 1)))
+        sweeps = max(20, min(max_sweeps, sweep_budget // max(n_edges, 1)))
         # lower bound
         if mode == SHARE:
             done = False

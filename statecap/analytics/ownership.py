@@ -23,7 +23,8 @@ from statecap.graph.condense import Condensation, condensation
 from statecap.graph.model import OwnershipGraph, subgraph
 
 SWEEP_BUDGET = 200_000_000  # stake visits allowed per cyclic component before settling for looser bounds
-TOL = 1e-15
+TOL = 1e-14
+MAX_SWEEPS = 2000  # sweeps per phase inside one cyclic component; every iterate is a valid bound
 EPS = 1e-9  # values below this (as fractions) count as zero when listing owners or classifying
 
 
@@ -104,7 +105,7 @@ def root_bounds(
     in_ptr, in_idx, in_lo, in_hi = g.in_csr
     lo, hi, flags = K.propagate(
         mode, float(threshold), in_ptr, in_idx, in_lo, in_hi, g.is_state, cond.comp, cond.order,
-        cond.mem_ptr, cond.members, cond.cyclic, SWEEP_BUDGET, TOL,
+        cond.mem_ptr, cond.members, cond.cyclic, SWEEP_BUDGET, MAX_SWEEPS, TOL,
     )  # fmt: skip
     return BoundsResult(lo, hi, flags, cond)
 

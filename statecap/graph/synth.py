@@ -4,6 +4,8 @@ Shape (chosen to look like a large corporate registry with a state sector):
 
 * about 1% state organs (roots), the rest spread over twelve levels so chains of eight or more
   stakes exist; every stake goes from a lower level to a higher one, except cross-holdings;
+  half the top level is held by state organs, the other half by nobody recorded (private
+  groups); state organs also hold 3% of the stakes further down;
 * heavy-tailed holdings: owners are drawn with a strong preference for the first entities of
   the levels above (funds and holding companies that own thousands);
 * about 2.5 stakes per entity; owners of one entity hold 30-95% of it in total;
@@ -91,20 +93,30 @@ def generate(n_entities: int, seed: int) -> SynthRegistry:
     kind[nonroot & (r >= 0.08) & (r < 0.10)] = KINDS.index("state_fund")
     kind[nonroot & (r >= 0.10) & (r < 0.18)] = KINDS.index("foreign_company")
 
-    # stakes: every non-root entity gets 1 + Poisson(1.5) owners from the levels above it
+    # stakes: half the top-level entities belong to state organs (SOE groups, state funds), the
+    # other half to nobody recorded (private groups); below them every entity has 1 + Poisson(1.5)
+    # owners from the levels above
     deg = np.zeros(n, np.int64)
-    deg[n_roots:] = 1 + rng.poisson(1.5, size=n - n_roots)
+    top_level = level == 1
+    deg[top_level] = np.where(
+        rng.random(int(top_level.sum())) < 0.5, 0, 1 + rng.poisson(0.3, int(top_level.sum()))
+    )
+    lower = level >= 2
+    deg[lower] = 1 + rng.poisson(1.5, size=int(lower.sum()))
     owned = np.repeat(np.arange(n, dtype=np.int64), deg)
     m = len(owned)
     above = start[level[owned]]  # entities with a lower level occupy 0..above-1
-    # heavy tail: favour the first entities of the candidate range (funds, holding companies)
+    # heavy tail: favour the first non-state entities of the candidate range (funds, holding companies)
     u = rng.random(m)
-    owner = np.minimum((above * u**3.0).astype(np.int64), above - 1)
+    owner = n_roots + ((above - n_roots) * u**3.0).astype(np.int64)
     # a third of the stakes come from the level just above (long chains)
     near = rng.random(m) < 0.35
     lo_near = start[np.maximum(level[owned] - 1, 0)]
     span = np.maximum(above - lo_near, 1)
     owner = np.where(near, lo_near + (rng.random(m) * span).astype(np.int64), owner)
+    # state organs hold the top level, and a few stakes further down
+    by_state = (level[owned] == 1) | (rng.random(m) < 0.03)
+    owner = np.where(by_state, rng.integers(0, n_roots, size=m), owner)
     owner = np.minimum(owner, above - 1)
     # one owner per pair
     key = owned * n + owner
@@ -140,7 +152,9 @@ def generate(n_entities: int, seed: int) -> SynthRegistry:
     kinds[unk] = 2
 
     # cross-holdings: a held entity takes 1-5% of one of its owners (never of a state organ)
-    cand = np.flatnonzero(owner >= n_roots)
+    # (only on stakes from the level just above, so cycles stay local, as in business groups)
+    near_pair = near[first] & ~by_state[first]
+    cand = np.flatnonzero((owner >= n_roots) & near_pair)
     pick = cand[rng.random(len(cand)) < 0.02]
     back_owner = owned[pick]
     back_owned = owner[pick]
