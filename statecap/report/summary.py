@@ -10,8 +10,14 @@ from statecap.model.taxonomy import load_taxonomy
 from statecap.store.query import stats
 
 
-def atlas_summary(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
-    """Counts, sector coverage, designations by list, and the store's provenance."""
+def atlas_summary(con: duckdb.DuckDBPyConnection, top: int = 10) -> dict[str, Any]:
+    """Counts, sector coverage, designations by list, the largest state shares and the store's provenance.
+
+    ``top_state_shares`` is `statecap state-share --top N` (today's ownership graph): the `top`
+    entities with the largest integrated state shares, state organs left out.
+    """
+    from statecap.analytics.ownership import state_share_report
+
     tax = load_taxonomy()
     st = stats(con)
     sector_rows = con.execute(
@@ -40,6 +46,7 @@ def atlas_summary(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
             "SELECT publisher, count(*) FROM sources GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 15"
         ).fetchall()
     ]
+    shares = state_share_report(con, top=top)
     return {
         "counts": st["counts"],
         "unsourced_records": st["unsourced_records"],
@@ -47,5 +54,15 @@ def atlas_summary(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
         "sectors": sectors,
         "designation_lists": lists,
         "top_publishers": publishers,
+        "top_state_shares": [
+            {
+                "id": r["id"],
+                "name": r["name"],
+                "kind": r["kind"],
+                "state_share": r["state_share"],
+                "state_class": r["state_class"],
+            }
+            for r in shares["results"]
+        ],
         "store": st["store"],
     }
