@@ -164,6 +164,7 @@ class Engine(ABC):
 
     def close(self) -> None:
         """Release what the engine holds (a Spark session it started)."""
+        return None
 
 
 def interval(lo: float, hi: float) -> dict[str, float]:

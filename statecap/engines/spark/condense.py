@@ -55,7 +55,7 @@ def _kahn(
             .select("key", (F.col("cnt") - F.coalesce(F.col("dec"), F.lit(0))).alias("cnt"))
             .localCheckpoint(eager=True)
         )
-        frontier = pending.where(F.col("cnt") <= 0).select("key").localCheckpoint(eager=True)
+        frontier = pending.where(F.col("cnt") <= 0).select("key")
         if frontier.isEmpty():
             break
         level += 1

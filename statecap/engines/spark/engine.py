@@ -39,7 +39,7 @@ class SparkEngine(Engine):
             ignored when a session is already active (spark-submit, Databricks, tests).
         work_dir: where intermediate Parquet goes; it must be reachable by every executor
             (default: a temporary folder, fine on a local master only).
-        shuffle_partitions, driver_memory, conf: passed to `spark_session`.
+        shuffle_partitions, driver_memory, checkpoint_dir, conf: passed to `spark_session`.
         progress: called with (stage, done, total) as the run advances.
     """
 
@@ -52,13 +52,18 @@ class SparkEngine(Engine):
         work_dir: str | None = None,
         shuffle_partitions: int | None = None,
         driver_memory: str | None = None,
+        checkpoint_dir: str | None = None,
         conf: dict[str, str] | None = None,
         progress: Callable[[str, int, int], None] | None = None,
     ):
         require_pyspark()
         self.master = master
         self.spark = spark_session(
-            master, shuffle_partitions=shuffle_partitions, driver_memory=driver_memory, conf=conf
+            master,
+            shuffle_partitions=shuffle_partitions,
+            driver_memory=driver_memory,
+            checkpoint_dir=checkpoint_dir,
+            conf=conf,
         )
         self._own_work = work_dir is None and os.environ.get("STATECAP_SPARK_WORKDIR") is None
         self.work_dir = (

@@ -53,9 +53,7 @@ def spark_session(
         conf: more Spark settings.
     """
     require_pyspark()
-    if not master.startswith("local") and not java_available():
-        pass  # a remote master may still be reached through spark-submit's own JVM
-    elif master.startswith("local") and not java_available():
+    if master.startswith("local") and not java_available():
         raise UsageError("the spark engine needs Java (17 or later) on PATH or JAVA_HOME")
     from pyspark.sql import SparkSession
 
