@@ -16,7 +16,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from statecap.engines import compare_ownership, open_source
-from tests.spark_support import ENGINES, make_engine, spark_engine  # noqa: F401  (fixture)
+from tests.spark_support import ENGINES, make_engine, spark_engine  # noqa: F401  (a fixture, used by name)
 
 DAY = dt.date(2024, 6, 30)
 PAST = dt.date(2020, 1, 1)
@@ -330,13 +330,13 @@ def test_indirect_stakes_counted_once(result):
 
 @pytest.mark.spark
 @pytest.mark.xdist_group("spark")
-def test_spark_gives_the_local_answers(battery, spark_engine):
+def test_spark_gives_the_local_answers(battery, request):
     from statecap.engines import get_engine
 
     _, folder = battery
     src = open_source(folder)
     local = _RESULTS.get("local") or get_engine("local").ownership(src, as_of=DAY)
-    spark = _RESULTS.get("spark") or spark_engine.ownership(src, as_of=DAY)
+    spark = _RESULTS.get("spark") or request.getfixturevalue("spark_engine").ownership(src, as_of=DAY)
     _RESULTS.setdefault("spark", spark)
     report = compare_ownership(local, spark, tol=1e-9)
     assert report["mismatches"] == {}, report
