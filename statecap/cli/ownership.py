@@ -8,7 +8,9 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
+from statecap.cli._engine import EngineOpt, SparkMasterOpt, engine_state_share_report
 from statecap.cli.common import AsOfOpt, DbOpt, JsonOpt, console, emit_json, open_store, out, parse_as_of
+from statecap.engines.base import DEFAULT_SPARK_MASTER
 from statecap.errors import UsageError
 
 
@@ -103,13 +105,18 @@ def state_share_cmd(
     db: DbOpt = None,
     as_of: AsOfOpt = None,
     json: JsonOpt = False,
+    engine: EngineOpt = "local",
+    spark_master: SparkMasterOpt = DEFAULT_SPARK_MASTER,
 ) -> None:
     """Entities with the largest integrated state shares (state organs themselves excluded)."""
     from statecap.analytics.ownership import state_share_report
 
     day = parse_as_of(as_of)
-    with open_store(db) as con, console.status("computing state shares"):
-        report = state_share_report(con, top=top, sector=sector, as_of=day)
+    if engine != "local":
+        report = engine_state_share_report(engine, spark_master, db, top=top, sector=sector, as_of=day)
+    else:
+        with open_store(db) as con, console.status("computing state shares"):
+            report = state_share_report(con, top=top, sector=sector, as_of=day)
     if json:
         emit_json(report)
         return

@@ -1,0 +1,74 @@
+"""`--engine` on the commands, `statecap batch`, and the message when pyspark is missing."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import pyarrow.parquet as pq
+import pytest
+
+from statecap.errors import UsageError
+from tests.conftest import run_cli
+from tests.spark_support import require_spark
+
+
+def test_spark_engine_without_pyspark_says_what_to_install(monkeypatch):
+    from statecap.engines import get_engine
+
+    monkeypatch.setitem(sys.modules, "pyspark", None)
+    with pytest.raises(UsageError, match=r"pip install 'statecap\[spark\]'"):
+        get_engine("spark")
+
+
+def test_unknown_engine_is_a_usage_error(mini_db):
+    proc = run_cli("state-share", "--db", str(mini_db), "--engine", "dask")
+    assert proc.returncode == 2
+    assert "--engine 'dask'" in proc.stderr and "local" in proc.stderr
+
+
+def test_batch_local_writes_the_ownership_table(mini_db, tmp_path):
+    import duckdb
+
+    from statecap.analytics.ownership import state_share
+    from statecap.graph import load_graph
+
+    proc = run_cli("batch", "--db", str(mini_db), "--out", str(tmp_path / "out"), "--json", check=True)
+    result = json.loads(proc.stdout)
+    assert result["engine"] == "local"
+    table = pq.read_table(result["output"]).to_pylist()
+    with duckdb.connect(str(mini_db), read_only=True) as con:
+        g = load_graph(con)
+    share = state_share(g)
+    assert [r["id"] for r in table] == list(g.ids)
+    for r, lo, hi in zip(table, share.lo, share.hi, strict=True):
+        assert r["state_share_lo"] == pytest.approx(lo, abs=1e-9)
+        assert r["state_share_hi"] == pytest.approx(hi, abs=1e-9)
+        assert r["state_class"] in ("none_known", "state_invested", "state_influenced", "state_controlled")
+
+
+def test_batch_needs_a_registry_folder_with_stakes(tmp_path):
+    (tmp_path / "reg").mkdir()
+    proc = run_cli("batch", "--parquet", str(tmp_path / "reg"), "--out", str(tmp_path / "out"))
+    assert proc.returncode == 2
+    assert "entities.parquet" in proc.stderr and "stakes.parquet" in proc.stderr
+
+
+@pytest.mark.spark
+@pytest.mark.xdist_group("spark")
+def test_state_share_is_the_same_on_both_engines(mini_db):
+    require_spark()
+    local = json.loads(run_cli("state-share", "--db", str(mini_db), "--top", "50", "--json", check=True).stdout)
+    spark = json.loads(
+        run_cli(
+            "state-share", "--db", str(mini_db), "--top", "50", "--json",
+            "--engine", "spark", "--spark-master", "local[2]", check=True,
+        ).stdout
+    )  # fmt: skip
+    assert spark["engine"] == "spark"
+    assert [r["id"] for r in spark["results"]] == [r["id"] for r in local["results"]]
+    for a, b in zip(local["results"], spark["results"], strict=True):
+        assert b["state_share"]["lo"] == pytest.approx(a["state_share"]["lo"], abs=1e-9)
+        assert b["state_share"]["hi"] == pytest.approx(a["state_share"]["hi"], abs=1e-9)
+        assert b["state_class"] == a["state_class"]
+    assert sorted(map(str, spark["closed_sccs"])) == sorted(map(str, local["closed_sccs"]))
