@@ -14,6 +14,7 @@ from rich.table import Table
 
 from statecap.cli.common import DbOpt, JsonOpt, console, emit_json, open_store, out
 from statecap.errors import UsageError
+from statecap.model.dataset import GuardedYAMLLoader
 
 ScenarioArg = Annotated[
     str, typer.Argument(help="A built-in scenario name (see `statecap scenarios`) or a YAML file.")
@@ -42,12 +43,14 @@ def parse_sets(items: list[str] | None) -> dict[str, Any]:
     outd: dict[str, Any] = {}
     for item in items or []:
         key, sep, value = item.partition("=")
+        shown = item if len(item) <= 80 else item[:77] + "..."
         if not sep or not key.strip():
-            raise UsageError(f"--set {item!r}: write KEY.PATH=VALUE")
+            raise UsageError(f"--set {shown!r}: write KEY.PATH=VALUE")
         try:
-            outd[key.strip()] = yaml.safe_load(value)
-        except yaml.YAMLError:
-            raise UsageError(f"--set {item!r}: the value is not valid YAML") from None
+            outd[key.strip()] = yaml.load(value, Loader=GuardedYAMLLoader)  # a SafeLoader
+        except yaml.YAMLError as exc:
+            reason = getattr(exc, "problem", None) or "syntax error"
+            raise UsageError(f"--set {shown!r}: the value is not valid YAML ({reason})") from None
     return outd
 
 

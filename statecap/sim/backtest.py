@@ -2,7 +2,9 @@
 
 Calibration fits on TRAIN_YEARS and reports the error on HOLDOUT_YEARS. A fit is judged
 against the simplest forecast there is, carrying the last training observation forward: a model
-that does worse than that on the holdout is called poor, whatever its training error.
+that does worse than that on the holdout is called poor, whatever its training error, and so is
+one whose holdout RMSE exceeds POOR_RMSE_PP. Good needs RMSE <= GOOD_RMSE_PP and enough training
+observations for the free parameters; everything else is fair.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ TRAIN_YEARS = (2014, 2019)
 HOLDOUT_YEARS = (2020, 2022)
 YEAR_MIN = 1900
 GOOD_RMSE_PP = 1.0  # a holdout RMSE at or below this (percentage points) with skill counts as good
+POOR_RMSE_PP = 3.0  # a holdout RMSE above this is poor whatever the naive forecast does
 
 
 @dataclass(frozen=True)
@@ -98,6 +101,9 @@ def verdict(
             f"holdout RMSE {holdout_rmse:.2f} pp is worse than carrying the last training "
             f"observation forward ({naive_rmse:.2f} pp): the fit is poor"
         )
+    elif holdout_rmse > POOR_RMSE_PP:
+        word = "poor"
+        text = f"holdout RMSE {holdout_rmse:.2f} pp is above {POOR_RMSE_PP:g} pp: the fit is poor"
     elif holdout_rmse <= GOOD_RMSE_PP:
         word, text = (
             "good",

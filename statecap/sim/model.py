@@ -52,6 +52,7 @@ OUTPUTS = (
     "private_capital_cum",
     "soe_debt_ratio",
     "return_on_state_capital",
+    "return_on_private_capital",
     "blocked_deals",
     "blocked_deals_cum",
     "completed_acquisitions",
@@ -68,6 +69,7 @@ UNITS = {
     "private_capital_cum": "CNY bn, private investment since the horizon's first year",
     "soe_debt_ratio": "percent, liabilities / assets of state-controlled firms",
     "return_on_state_capital": "percent, state-attributable profit / state-attributable assets",
+    "return_on_private_capital": "percent, privately attributable profit / privately attributable assets",
     "blocked_deals": "overseas acquisitions blocked in the year (count)",
     "blocked_deals_cum": "overseas acquisitions blocked since the horizon's first year (count)",
     "completed_acquisitions": "overseas acquisitions completed in the year (count)",
@@ -409,11 +411,13 @@ def run_model(
         rev = (market * dom_share)[:, sec] * _ratio(w, w_d[:, sec])
         profit = margin * rev
         roc = _ratio(profit, A)
+        capability_year = _ratio(dg.total(Kp * a), dg.total(Kp))
         if t == 0:
             X = rev / np.maximum(g_market_n, 1e-3)
             roc_ref = _ratio(dg.total(profit), dg.total(A))
 
         # state money to firms
+        ss_year, A_year = ss, A
         state_a = A * ss
         rd_money = alloc(money[mi["direct_rd"]], state_a)
         grant = alloc(money[mi["grant_subsidy_tax"]], A)
@@ -496,19 +500,25 @@ def run_model(
         soe_l = dg.total(L * soe_now)
         soe_a = dg.total(A * soe_now)
 
-        out[t, 0] = self_suff
-        out[t, 1] = _ratio(dg.total(Kp * a), dg.total(Kp))
-        out[t, 2] = state_cum
-        out[t, 3] = private_cum
-        out[t, 4] = 100.0 * _ratio(soe_l, soe_a)
-        out[t, 5] = 100.0 * _ratio(dg.total(ss * profit), dg.total(state_a))
-        out[t, 6] = n_blocked
-        out[t, 7] = blocked_cum
-        out[t, 8] = dg.total(success.astype(float))
-        out[t, 9] = 100.0 * dom_share
-        out[t, 10] = deployed
-        out[t, 11] = soe_l
-        out[t, 12] = soe_a
+        values = {
+            "self_sufficiency": self_suff,
+            "capability": capability_year,
+            "state_capital_cum": state_cum,
+            "private_capital_cum": private_cum,
+            "soe_debt_ratio": 100.0 * _ratio(soe_l, soe_a),
+            "return_on_state_capital": 100.0 * _ratio(dg.total(ss_year * profit), dg.total(state_a)),
+            "return_on_private_capital": 100.0
+            * _ratio(dg.total((1.0 - ss_year) * profit), dg.total((1.0 - ss_year) * A_year)),
+            "blocked_deals": n_blocked,
+            "blocked_deals_cum": blocked_cum,
+            "completed_acquisitions": dg.total(success.astype(float)),
+            "domestic_share": 100.0 * dom_share,
+            "state_capital": deployed,
+            "soe_liabilities": soe_l,
+            "soe_assets": soe_a,
+        }
+        for k, name in enumerate(OUTPUTS):
+            out[t, k] = values[name]
 
         X = x_new
         a = a_next

@@ -1,19 +1,17 @@
 """Model parameters: a value or a distribution, each with its source or a stated prior.
 
 A parameter spec is what a scenario file says about one parameter; `sample` turns it into one
-value per Monte Carlo run. Distributions are few and standard so that SALib can take the same
-description for Sobol analysis (`salib_dist`).
+value per Monte Carlo run. Sampling is by the quantile function (`ppf`), which Sobol analysis
+uses too, so Monte Carlo and sensitivity follow the same distributions exactly.
 """
 
 from __future__ import annotations
 
-import math
 import zlib
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
-from scipy import stats
 
 DISTRIBUTIONS = ("fixed", "uniform", "triangular", "normal", "lognormal")
 
@@ -59,9 +57,8 @@ class ParamSpec:
             return (a[0], a[2])
         if self.dist == "normal":
             return (a[2], a[3])
-        lo = stats.lognorm.ppf(0.001, a[1], scale=a[0])
-        hi = stats.lognorm.ppf(0.999, a[1], scale=a[0])
-        return (float(lo), float(hi))
+        z = 3.090232306167813  # the standard normal's 99.9% quantile
+        return (float(a[0] * np.exp(-z * a[1])), float(a[0] * np.exp(z * a[1])))
 
     @property
     def central(self) -> float:
@@ -76,6 +73,8 @@ class ParamSpec:
             return np.full(q.shape, a[0])
         if self.dist == "uniform":
             return a[0] + q * (a[1] - a[0])
+        from scipy import stats  # only the non-uniform distributions need it
+
         if self.dist == "triangular":
             lo, mode, hi = a
             if hi == lo:
@@ -96,21 +95,6 @@ class ParamSpec:
     def fixed_at(self, value: float, source: str) -> ParamSpec:
         """This parameter held at `value` (an override or a calibrated fit)."""
         return replace(self, dist="fixed", args=(float(value),), source=source, prior=None)
-
-    def salib_dist(self) -> tuple[str, list[float]]:
-        """The distribution in SALib's problem terms: (dists entry, bounds entry)."""
-        a = self.args
-        if self.dist == "uniform":
-            return "unif", [a[0], a[1]]
-        if self.dist == "triangular":
-            lo, mode, hi = a
-            return "triang", [lo, hi, (mode - lo) / (hi - lo)]
-        if self.dist == "normal":
-            mean, sd, lo, hi = a
-            return "truncnorm", [lo, hi, mean, sd]
-        if self.dist == "lognormal":
-            return "lognorm", [math.log(a[0]), a[1]]
-        raise ValueError(f"{self.name}: a fixed parameter has no distribution")
 
     def describe(self) -> dict[str, Any]:
         """JSON-ready description: value or distribution, source or prior."""
@@ -148,8 +132,3 @@ def param_rng(seed: int, name: str) -> np.random.Generator:
     distribution share its draws run by run (common random numbers for `compare`).
     """
     return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(1, stream_key(name))))
-
-
-def sample_params(specs: dict[str, ParamSpec], runs: int, seed: int) -> dict[str, np.ndarray]:
-    """One value per run for every parameter, each from its own stream."""
-    return {name: spec.sample(param_rng(seed, name), runs) for name, spec in specs.items()}

@@ -23,11 +23,18 @@ from typing import Any
 import yaml
 
 from statecap.errors import DataError, Problem
+from statecap.model.dataset import GuardedYAMLLoader
 from statecap.model.taxonomy import load_taxonomy
 from statecap.sim.model import GLOBAL_PARAMS, SECTOR_PARAMS
 from statecap.sim.params import ParamSpec
 
-DRIVERS = ("export_controls", "acquisition_openness", "foreign_tech_access", "domestic_demand_share", "soe_reform")
+DRIVERS = (
+    "export_controls",
+    "acquisition_openness",
+    "foreign_tech_access",
+    "domestic_demand_share",
+    "soe_reform",
+)
 SERIES_LEVERS = ("talent", "tech_parks")
 YEAR_RANGE = (1990, 2100)
 OVERRIDES = "<overrides>"
@@ -162,14 +169,19 @@ def _read_yaml(path: Path) -> tuple[Any, dict[str, tuple[str, int]]]:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise DataError(Problem(str(path), None, None, f"cannot read: {exc.strerror or exc}")) from None
+    except UnicodeDecodeError as exc:
+        raise DataError(Problem(str(path), None, None, f"not valid UTF-8 (byte {exc.start})")) from None
+    loader = GuardedYAMLLoader(text)  # no aliases (billion laughs), no deep nesting
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        node = loader.get_single_node()
+        data = loader.construct_document(node) if node is not None else None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
         reason = getattr(exc, "problem", None) or str(exc)
         raise DataError(Problem(str(path), None, None, f"not valid YAML: {reason}", line)) from None
+    finally:
+        loader.dispose()
     lines: dict[str, tuple[str, int]] = {}
     if node is not None:
         _node_lines(node, "", str(path), lines)
@@ -291,7 +303,7 @@ def _load_chain(path: Path, seen: tuple[str, ...] = ()) -> tuple[dict[str, Any],
             Problem(str(path), None, "extends", f"no scenario {parent_ref!r} to extend", line)
         ) from None
     parent, parent_lines = _load_chain(parent_path, (*seen, key))
-    child = {k: v for k, v in data.items() if k != "extends"}
+    child = _replacing_specs({k: v for k, v in data.items() if k != "extends"})
     merged = deep_merge(parent, child)
     merged_lines = dict(parent_lines)
     merged_lines.update(lines)
@@ -836,19 +848,37 @@ def _wrap_override_numbers(ov: dict[str, Any]) -> dict[str, Any]:
     params = out.get("parameters")
     if isinstance(params, dict):
         out["parameters"] = {
-            k: _override_value(v) if not isinstance(v, dict) else _replace_spec(v) for k, v in params.items()
+            k: _override_value(v) if not isinstance(v, dict) else _replace_spec(v, "override")
+            for k, v in params.items()
         }
     sectors = out.get("sectors")
     if isinstance(sectors, dict):
         out["sectors"] = {
             s: (
                 {
-                    k: _override_value(v) if not isinstance(v, dict) else _replace_spec(v)
+                    k: _override_value(v) if not isinstance(v, dict) else _replace_spec(v, "override")
                     for k, v in block.items()
                 }
                 if isinstance(block, dict)
                 else block
             )
+            for s, block in sectors.items()
+        }
+    return out
+
+
+def _replacing_specs(data: dict[str, Any]) -> dict[str, Any]:
+    """A child's parameter specs that give a value or a distribution replace the parent's."""
+    out = dict(data)
+    params = out.get("parameters")
+    if isinstance(params, dict):
+        out["parameters"] = {k: _replace_spec(v) if isinstance(v, dict) else v for k, v in params.items()}
+    sectors = out.get("sectors")
+    if isinstance(sectors, dict):
+        out["sectors"] = {
+            s: {k: _replace_spec(v) if isinstance(v, dict) else v for k, v in block.items()}
+            if isinstance(block, dict)
+            else block
             for s, block in sectors.items()
         }
     return out
@@ -860,11 +890,11 @@ def _override_value(v: Any) -> Any:
     return v
 
 
-def _replace_spec(v: dict[str, Any]) -> Any:
-    """An override that names a distribution replaces the whole parameter spec."""
+def _replace_spec(v: dict[str, Any], default_source: str | None = None) -> Any:
+    """A spec that gives a value or a distribution replaces the whole parameter spec."""
     if "dist" in v or "value" in v:
         spec = dict(v)
-        if "source" not in spec and "prior" not in spec:
-            spec["source"] = "override"
+        if default_source is not None and "source" not in spec and "prior" not in spec:
+            spec["source"] = default_source
         return _ReplaceSpec(spec)
     return v
