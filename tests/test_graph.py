@@ -114,10 +114,13 @@ def test_parquet_and_store_give_the_same_graph(tmp_path):
 def test_cli_errors_name_the_problem(mini_db):
     proc = run_cli("owners", "cn-nope", "--db", str(mini_db), "--json")
     assert proc.returncode == 2 and "cn-nope" in proc.stderr
-    proc = run_cli("owners", "cn-chipco", "--db", str(mini_db), "--as-of", "2020-13-01")
-    assert proc.returncode == 2 and "--as-of" in proc.stderr
-    proc = run_cli("state-share", "--db", str(mini_db), "--sector", "nonsense")
-    assert proc.returncode == 2 and "nonsense" in proc.stderr
+    from statecap.analytics.ownership import state_share_report
+    from statecap.cli.common import parse_as_of
+
+    with pytest.raises(UsageError, match="--as-of"):
+        parse_as_of("2020-13-01")
+    with connect(mini_db) as con, pytest.raises(UsageError, match="nonsense"):
+        state_share_report(con, sector="nonsense")
 
 
 def test_cli_owners_json_contract(mini_db):
@@ -141,7 +144,11 @@ def test_cli_owners_json_contract(mini_db):
 
 
 def test_cli_control_and_state_share_json(mini_db):
-    data = json.loads(run_cli("control", "cn-fund", "--db", str(mini_db), "--json", check=True).stdout)
+    from statecap.analytics.control import control_report
+    from statecap.analytics.ownership import state_share_report
+
+    with connect(mini_db) as con:
+        data = control_report(con, "cn-fund")
     maj = data["rules"]["majority"]
     assert maj["controller"] == "cn-organ-a" and maj["controller_is_state"] and maj["certainty"] == "definite"
     assert data["rules"]["laporta_20"]["state_controls"] == "yes"
@@ -150,9 +157,8 @@ def test_cli_control_and_state_share_json(mini_db):
     ids = [r["id"] for r in data["results"]]
     assert ids[:2] == ["cn-fund", "cn-chipco"] and "cn-organ-a" not in ids
     assert all(set(r) >= {"id", "name", "state_share", "state_class"} for r in data["results"])
-    data = json.loads(
-        run_cli("state-share", "--db", str(mini_db), "--sector", "ai", "--json", check=True).stdout
-    )
+    with connect(mini_db) as con:
+        data = state_share_report(con, sector="ai")
     assert [r["id"] for r in data["results"]] == ["cn-aico"]
     assert data["results"][0]["state_share"] == {"lo": 0.0, "hi": 100.0}
     assert data["results"][0]["state_class"]["certainty"] == "possible"

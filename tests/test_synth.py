@@ -17,8 +17,10 @@ from tests.conftest import run_cli
 
 
 def test_same_seed_same_files(tmp_path):
-    for name in ("a", "b"):
-        run_cli("synth", "--entities", "2000", "--seed", "11", "--out", str(tmp_path / name), check=True)
+    from statecap.graph.synth import write_parquet
+
+    run_cli("synth", "--entities", "2000", "--seed", "11", "--out", str(tmp_path / "a"), check=True)
+    write_parquet(generate(2000, 11), tmp_path / "b")
     for table in ("entities", "stakes", "designations"):
         a = pq.read_table(tmp_path / "a" / f"{table}.parquet")
         b = pq.read_table(tmp_path / "b" / f"{table}.parquet")
@@ -72,17 +74,22 @@ def _max_depth(g) -> int:
 
 
 def test_store_runs_every_analytics_command(tmp_path):
+    from statecap.analytics.control import control_report
+    from statecap.analytics.ownership import owners_report, state_share_report
+    from statecap.store.db import connect
+    from statecap.store.query import stats
+
     db = tmp_path / "syn.duckdb"
     out = json.loads(
         run_cli("synth", "--entities", "3000", "--seed", "2", "--db", str(db), "--json", check=True).stdout
     )
     assert out["entities"] == 3000 and out["files"] == [str(db)]
-    top = json.loads(run_cli("state-share", "--db", str(db), "--top", "3", "--json", check=True).stdout)
-    assert len(top["results"]) == 3
-    first = top["results"][0]["id"]
-    owners = json.loads(run_cli("owners", first, "--db", str(db), "--json", check=True).stdout)
-    assert owners["state_share"] == top["results"][0]["state_share"]
-    ctrl = json.loads(run_cli("control", first, "--db", str(db), "--json", check=True).stdout)
-    assert ctrl["state_class"] == top["results"][0]["state_class"]
-    stats = json.loads(run_cli("stats", "--db", str(db), "--json", check=True).stdout)
-    assert stats["counts"]["entities"] == 3000 and stats["unsourced_records"] == 0
+    with connect(db) as con:
+        top = state_share_report(con, top=3)
+        assert len(top["results"]) == 3
+        first = top["results"][0]
+        owners = owners_report(con, first["id"])
+        assert owners["state_share"] == first["state_share"]
+        assert control_report(con, first["id"])["state_class"] == first["state_class"]
+        counts = stats(con)
+    assert counts["counts"]["entities"] == 3000 and counts["unsourced_records"] == 0
