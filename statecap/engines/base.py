@@ -52,6 +52,18 @@ OWNERSHIP_SCHEMA = pa.schema(
 )
 OWNERSHIP_FILE = "ownership.parquet"
 
+# One row per entity caught by a screening rule (designated, definite or possible); percent.
+SCREEN_SCHEMA = pa.schema(
+    [
+        ("idx", pa.int64()),
+        ("id", pa.string()),
+        ("verdict", pa.string()),
+        ("aggregate_lo", pa.float64()),
+        ("aggregate_hi", pa.float64()),
+    ]
+)
+SCREEN_RULES = ("ofac50", "bis-affiliates")
+
 
 def check_ownership_args(types: Sequence[str], indirect: str) -> list[str]:
     """Validate stake types and the indirect-stake policy (the same rules as `load_graph`)."""
@@ -145,7 +157,59 @@ class Engine(ABC):
             "closed_sccs": closed,
         }
 
+    @final
+    def screen(
+        self,
+        source: RegistrySource,
+        rule: str,
+        as_of: dt.date | None = None,
+        lists: Sequence[str] | None = None,
+    ) -> tuple[pa.Table, dict[str, Any]]:
+        """The entities a 50% rule catches, with the verdict and the aggregate of caught owners' stakes.
+
+        Roots are the registry's designations active on the date on the rule's lists (narrowed
+        to `lists`); whether the rule is in force comes from its policy events (the BIS Affiliates
+        rule's suspension). Definitions and verdicts are those of `statecap.analytics.rules`.
+
+        Args:
+            source: the registry (Parquet; designations and policy events read when present).
+            rule: ``ofac50`` or ``bis-affiliates``.
+            as_of: the date (None: today). lists: list codes to keep (lists.yaml).
+
+        Returns:
+            (an Arrow table with `SCREEN_SCHEMA` sorted by entity, the rule's status as
+            `statecap.queries.screen.rule_status` gives it).
+        """
+        if rule not in SCREEN_RULES:
+            raise UsageError(f"rule {rule!r}: the engines screen {', '.join(SCREEN_RULES)}")
+        day = as_of if as_of is not None else dt.date.today()
+        table, status = self._screen(source, rule, day, list(lists) if lists else None)
+        return table.select(SCREEN_SCHEMA.names).cast(SCREEN_SCHEMA).sort_by("idx"), status
+
+    @final
+    def write_screen(
+        self,
+        source: RegistrySource,
+        rule: str,
+        out_dir: str | Path,
+        as_of: dt.date | None = None,
+        lists: Sequence[str] | None = None,
+    ) -> Path:
+        """`screen` written as ``OUT_DIR/screen-RULE.parquet``; returns the path."""
+        folder = Path(out_dir)
+        folder.mkdir(parents=True, exist_ok=True)
+        table, _ = self.screen(source, rule, as_of, lists)
+        path = folder / f"screen-{rule}.parquet"
+        pq.write_table(table, path, compression="zstd")
+        return path
+
     # ---- hooks ---------------------------------------------------------------------------
+    @abstractmethod
+    def _screen(
+        self, source: RegistrySource, rule: str, day: dt.date, lists: list[str] | None
+    ) -> tuple[pa.Table, dict[str, Any]]:
+        """(caught entities with `SCREEN_SCHEMA` columns, the rule's status)."""
+
     @abstractmethod
     def _ownership(self, source: RegistrySource, day: dt.date, types: list[str], indirect: str) -> pa.Table:
         """The ownership table (any column order; cast to `OWNERSHIP_SCHEMA` by the caller)."""
@@ -171,6 +235,28 @@ def interval(lo: float, hi: float) -> dict[str, float]:
     from statecap.analytics.ownership import interval_json
 
     return interval_json(lo, hi)
+
+
+def rule_roots(
+    con: Any, rule: str, day: dt.date, lists: list[str] | None
+) -> tuple[list[str], list[str], dict[str, Any]]:
+    """(definite root ids, possible root ids, rule status) of a 50% rule, from designations and events.
+
+    The same selection as `statecap.queries.screen.Screening.roots_for`: designations active on
+    `day` on the rule's lists; for the BIS Affiliates rule an SDN whose programme is not one the
+    rule names is only a possible root.
+    """
+    from statecap.queries.screen import _sdn_programme_named, active_designations, rule_lists, rule_status
+
+    status = rule_status(con, rule, day)
+    definite: set[str] = set()
+    possible: set[str] = set()
+    for e in active_designations(con, day, rule_lists(rule, lists)):
+        if rule == "bis-affiliates" and e.list == "ofac_sdn" and not _sdn_programme_named(e):
+            possible.add(e.entity)
+        else:
+            definite.add(e.entity)
+    return sorted(definite), sorted(possible - definite), status
 
 
 def compare_ownership(a: pa.Table, b: pa.Table, tol: float = 1e-9) -> dict[str, Any]:

@@ -9,8 +9,8 @@ import numpy as np
 import pyarrow as pa
 
 from statecap.analytics import _kernels as K
-from statecap.engines.base import OWNERSHIP_SCHEMA, Engine, interval
-from statecap.engines.source import RegistrySource
+from statecap.engines.base import OWNERSHIP_SCHEMA, SCREEN_SCHEMA, Engine, interval
+from statecap.engines.source import RegistrySource, registry_connection
 from statecap.graph.model import OwnershipGraph
 
 
@@ -112,3 +112,29 @@ class LocalEngine(Engine):
         for c in closed:
             del c["_first"]
         return rows, closed
+
+    def _screen(
+        self, source: RegistrySource, rule: str, day: dt.date, lists: list[str] | None
+    ) -> tuple[pa.Table, dict[str, Any]]:
+        from statecap.queries.screen import open_screening
+
+        con = registry_connection(source)
+        try:
+            s = open_screening(con, day, lists=lists)
+            run = s.run(rule)
+        finally:
+            con.close()
+        res = run["result"]
+        codes = res.verdict_codes()
+        idx = np.flatnonzero(codes > 0)
+        names = np.asarray([None, "possible", "definite", "designated"], dtype=object)
+        table = pa.table(
+            {
+                "idx": pa.array(idx.astype(np.int64)),
+                "id": s.graph.ids_arrow.take(pa.array(idx)),
+                "verdict": pa.array(names[codes[idx]], type=pa.string()),
+                "aggregate_lo": pa.array(res.agg_lo[idx] * 100.0),
+                "aggregate_hi": pa.array(res.agg_hi[idx] * 100.0),
+            }
+        )
+        return table.cast(SCREEN_SCHEMA), run["status"]

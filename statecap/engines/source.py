@@ -15,7 +15,7 @@ from typing import Any
 
 from statecap.errors import StoreError, UsageError
 
-TABLES = ("entities", "stakes", "designations")
+TABLES = ("entities", "stakes", "designations", "policy_events", "policy_suspensions")
 REQUIRED = ("entities", "stakes")
 
 
@@ -89,3 +89,38 @@ def open_source(parquet: str | Path | None = None, con: Any = None) -> RegistryS
     if con is None:
         raise UsageError("give a Parquet folder or a store")
     return store_to_parquet(con)
+
+
+def registry_connection(source: RegistrySource, graph_tables: bool = True) -> Any:
+    """An in-memory store (DuckDB) holding the source's tables, for the store-level query functions.
+
+    Args:
+        source: the registry.
+        graph_tables: also load entities and stakes (the local engine needs them; the Spark
+            engine reads only designations and policy events on the driver).
+    """
+    import duckdb
+    import pyarrow.parquet as pq
+
+    from statecap.store.schema import create_all
+
+    con = duckdb.connect()
+    create_all(con)
+    names = TABLES if graph_tables else tuple(t for t in TABLES if t not in ("entities", "stakes"))
+    for name in names:
+        path = source.path(name)
+        if path is None:
+            continue
+        have = {r[1] for r in con.execute(f"PRAGMA table_info('{name}')").fetchall()}
+        files = sorted(path.glob("*.parquet")) if path.is_dir() else [path]
+        if not files:
+            continue
+        cols = [c for c in pq.read_schema(files[0]).names if c in have]
+        quoted = ", ".join(f'"{c}"' for c in cols)
+        target = path.as_posix().replace("'", "''") + ("/*.parquet" if path.is_dir() else "")
+        try:
+            con.execute(f"INSERT INTO {name} ({quoted}) SELECT {quoted} FROM read_parquet('{target}')")
+        except duckdb.Error as exc:
+            con.close()
+            raise UsageError(f"{path}: cannot read {name}: {exc}") from None
+    return con

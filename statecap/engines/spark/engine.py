@@ -222,6 +222,27 @@ class SparkEngine(Engine):
             self._cleanup(run.work)
         return rows, closed
 
+    def _screen(
+        self, source: RegistrySource, rule: str, day: dt.date, lists: list[str] | None
+    ) -> tuple[pa.Table, dict[str, Any]]:
+        from statecap.engines.base import rule_roots
+        from statecap.engines.source import registry_connection
+        from statecap.engines.spark.graph import load_stakes
+        from statecap.engines.spark.rules import screen
+
+        con = registry_connection(source, graph_tables=False)
+        try:
+            definite, possible, status = rule_roots(con, rule, day, lists)
+        finally:
+            con.close()
+        nodes, stakes = load_stakes(self.spark, source, day, ["equity"], "auto")
+        stakes = stakes.persist()
+        try:
+            table = screen(self.spark, nodes, stakes, rule, definite, possible, bool(status["in_force"]))
+            return table.orderBy("idx").toArrow(), status
+        finally:
+            stakes.unpersist()
+
     def _cleanup(self, base: str) -> None:
         from statecap.engines.spark.propagate import cleanup
 

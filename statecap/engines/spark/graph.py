@@ -54,10 +54,11 @@ def read_entities(spark: Any, source: RegistrySource, columns: tuple[str, ...] =
     )
 
 
-def load_graph(
+def load_stakes(
     spark: Any, source: RegistrySource, day: dt.date, types: list[str], indirect: str
-) -> SparkGraph:
-    """The ownership graph as of `day` (stakes with ``valid_from <= day < valid_to``, open ends open)."""
+) -> tuple[Any, Any]:
+    """(nodes, stakes): one row per stake kept on `day` (``o``, ``d``, ``lo``, ``hi`` as fractions,
+    ``direct``), after the drops and the indirect-stake policy of `load_graph_parquet`."""
     from pyspark.sql import functions as F
 
     from statecap.model.taxonomy import load_taxonomy
@@ -91,6 +92,16 @@ def load_graph(
         st = st.where(F.col("direct"))
     elif indirect == "auto":
         st = _drop_explained_indirect(spark, st)
+    return nodes, st
+
+
+def load_graph(
+    spark: Any, source: RegistrySource, day: dt.date, types: list[str], indirect: str
+) -> SparkGraph:
+    """The ownership graph as of `day` (stakes with ``valid_from <= day < valid_to``, open ends open)."""
+    from pyspark.sql import functions as F
+
+    nodes, st = load_stakes(spark, source, day, types, indirect)
     edges = st.groupBy(F.col("o").alias("owner"), F.col("d").alias("owned")).agg(
         F.least(F.sum("lo"), F.lit(1.0)).alias("lw"), F.least(F.sum("hi"), F.lit(1.0)).alias("hw")
     )
