@@ -324,3 +324,19 @@ def test_ftm_round_trip_gives_the_same_records(tmp_path_factory, atlas):
     _assert_same(
         records(src), records(dst), ("sources", "entities", "stakes", "designations", "directorships")
     )
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("fmt", ["bods", "ftm"])
+def test_builtin_atlas_round_trip(tmp_path, builtin_db, fmt):
+    out = tmp_path / f"atlas.{fmt}"
+    export_store(fmt, out, builtin_db)
+    db = tmp_path / "r.duckdb"
+    import_files(fmt, [out], db)
+    a, b = records(builtin_db), records(db)
+    folders = ("entities", "stakes") + (("designations",) if fmt == "ftm" else ())
+    _assert_same(a, b, folders)
+    cited = {s for f in folders for r in a[f].values() for s in r.sources}
+    assert {k: v for k, v in a["sources"].items() if k in cited} == {
+        k: v for k, v in b["sources"].items() if k in cited
+    }

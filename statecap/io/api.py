@@ -15,6 +15,7 @@ from typing import Any, Protocol
 import duckdb
 
 from statecap.errors import UsageError
+from statecap.io.guard import check_file, reading
 from statecap.io.ingest import Importer, Item, open_rejects
 from statecap.model.dataset import Dataset
 from statecap.model.records import Source
@@ -145,6 +146,7 @@ def import_files(
     for f in files:
         if not f.exists():
             raise UsageError(f"{f}: no such file")
+        check_file(fmt, f)
     if rejects is not None and not skip_invalid:
         raise UsageError("--rejects only applies with --skip-invalid")
     path = resolve_db_path(db)
@@ -178,8 +180,9 @@ def import_files(
                     item = Item(file=str(f), record=src.id)
                     item.add("sources", src, src.id)
                     imp.add(item)
-                for item in read(ctx):
-                    imp.add(item)
+                with reading(str(f)):
+                    for item in read(ctx):
+                        imp.add(item)
             result["counts"] = imp.finish()
             result["items"] = imp.items
             result["rejected"] = imp.rejected

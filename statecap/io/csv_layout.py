@@ -21,6 +21,7 @@ from typing import Any
 import duckdb
 
 from statecap.errors import DataError, Problem
+from statecap.io.guard import reading
 from statecap.io.ingest import Item, make_record
 from statecap.io.records import share_value
 from statecap.io.store_read import ALL_TYPES, read_records
@@ -102,7 +103,7 @@ def read(ctx: Any) -> Iterator[Item]:
             )
         cls = ALL_TYPES[folder]
         allowed = set(columns(folder))
-        with path.open(encoding="utf-8-sig", newline="") as fh:
+        with reading(file), path.open(encoding="utf-8-sig", newline="") as fh:
             reader = csv.DictReader(fh)
             header = reader.fieldnames or []
             unknown = [c for c in header if c not in allowed]

@@ -325,7 +325,7 @@ def _entity(p: Any, ids: dict[str, str], sources: dict[str, str], ctx: Any, item
     names = p.get("name")
     name = names[0] if names else p.caption
     aliases = [a for a in [*names[1:], *p.get("alias")] if a != name]
-    name_zh = tags.get("name_zh")
+    name_zh = tags.get("name_zh") or None
     if "name_zh" not in tags:
         name_zh = next((a for a in [name, *aliases] if CJK.search(a)), None)
     if "aliases" in tags:
@@ -567,7 +567,7 @@ def entities(con: duckdb.DuckDBPyConnection, as_of: dt.date | None = None) -> It
                 f"{TAG}aliases={json.dumps(list(e.aliases), ensure_ascii=False)}",
                 f"{TAG}sectors={json.dumps(list(e.sectors))}",
                 f"{TAG}tickers={json.dumps(list(e.identifiers.tickers))}",
-                *([f"{TAG}name_zh={e.name_zh}"] if e.name_zh else []),
+                f"{TAG}name_zh={e.name_zh or ''}",
                 *([f"{TAG}uscc={e.identifiers.uscc}"] if e.identifiers.uscc else []),
                 *([f"{TAG}lei={e.identifiers.lei}"] if e.identifiers.lei else []),
                 *([f"{TAG}wikidata={e.identifiers.wikidata}"] if e.identifiers.wikidata else []),
