@@ -14,11 +14,9 @@ import json
 import os
 import platform
 import random
-import resource
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 PUB = {"publicationDate": "2026-01-01", "bodsVersion": "0.4", "publisher": {"name": "statecap bench"}}
@@ -90,7 +88,8 @@ from statecap.io import import_files
 t = time.perf_counter()
 res = import_files("bods", [Path(sys.argv[1])], Path(sys.argv[2]))
 dt = time.perf_counter() - t
-print(dt, res.items, res.counts.get("entities", 0), res.counts.get("stakes", 0))
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux: this process's own peak
+print(dt, res.items, res.counts.get("entities", 0), res.counts.get("stakes", 0), peak)
 """
 
 
@@ -98,20 +97,18 @@ def run(statements: int, workdir: Path) -> dict:
     src = workdir / f"register-{statements}.json"
     n = write_register(src, statements)
     db = workdir / f"store-{statements}.duckdb"
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     proc = subprocess.run(
         [sys.executable, "-c", CHILD, str(src), str(db)], capture_output=True, text=True, check=False
     )
     if proc.returncode != 0:
         raise SystemExit(proc.stderr[-3000:])
-    peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    secs, items, ents, stakes = proc.stdout.split()
+    secs, items, ents, stakes, peak_kib = proc.stdout.split()
     return {
         "statements": n,
         "file_mib": src.stat().st_size / 2**20,
         "seconds": float(secs),
         "statements_per_s": n / float(secs),
-        "peak_rss_mib": max(peak_kib, before) / 1024,
+        "peak_rss_mib": int(peak_kib) / 1024,
         "entities": int(ents),
         "stakes": int(stakes),
         "store_mib": db.stat().st_size / 2**20,
@@ -128,8 +125,7 @@ def main(argv: list[str] | None = None) -> None:
     print("statements | file MiB | seconds | statements/s | peak RSS MiB | entities | stakes | store MiB")
     with tempfile.TemporaryDirectory(prefix="statecap-bench-io-") as tmp:
         for n in sizes:
-            # each size in a fresh child process, so RUSAGE_CHILDREN's peak is that import's own
-            # (a child's maxrss only grows); sizes run smallest first
+            # each size in a fresh child process that reports its own peak resident memory
             r = run(n, Path(tmp))
             print(
                 f"{r['statements']:,} | {r['file_mib']:.0f} | {r['seconds']:.1f} | {r['statements_per_s']:,.0f} | "
@@ -137,8 +133,6 @@ def main(argv: list[str] | None = None) -> None:
                 flush=True,
             )
             Path(tmp, f"register-{n}.json").unlink()
-            started = time.time()
-            del started
 
 
 if __name__ == "__main__":
