@@ -116,3 +116,18 @@ def test_fx_comes_from_the_store_series_else_a_stated_fallback():
     assert fx.to_cny_bn(1e9, "USD", 2019) == pytest.approx(6.9)
     assert fx.to_cny_bn(2e9, "CNY", 2019) == pytest.approx(2.0)
     assert fx.to_cny_bn(1e9, "EUR", 2019) == pytest.approx(7.6)  # no series: the fallback table
+
+
+def test_state_shares_from_the_ownership_core_use_the_midpoint(mini_db, monkeypatch):
+    """Intervals from the ownership core: the midpoint is used; a state kind with no owner is the state's."""
+    import statecap.sim.atlas as atlas_mod
+
+    intervals = {"cn-chipco": (0.2, 0.4), "cn-fund": (1.0, 1.0), "cn-aico": (0.0, 1.0)}
+    monkeypatch.setattr(atlas_mod, "_state_shares", lambda con, as_of: (intervals, "the ownership core (test)"))
+    with duckdb.connect(str(mini_db), read_only=True) as con:
+        atlas = read_atlas(con, 2014)
+    share = dict(zip(atlas.firms["id"], atlas.firms["state_share"], strict=True))
+    assert share["cn-chipco"] == pytest.approx(0.3)
+    assert share["cn-aico"] == pytest.approx(0.5)
+    assert share["cn-chipdesign"] == 0.0  # a company the core knows nothing about
+    assert atlas.state_share_source.startswith("the ownership core (test)")

@@ -166,11 +166,18 @@ def read_atlas(con: duckdb.DuckDBPyConnection, first_year: int, as_of: dt.date |
         for i, secs in zip(ents["id"], ents["sectors"], strict=True)
     }
 
+    kind_filled: set[str] = set()
+
     def share(eid: str) -> tuple[float, float]:
-        if eid in shares:
-            return shares[eid]
-        s = 1.0 if kind_of.get(eid) in STATE_KINDS_DEFAULT else 0.0
-        return (s, s)
+        by_kind = 1.0 if kind_of.get(eid) in STATE_KINDS_DEFAULT else 0.0
+        got = shares.get(eid)
+        if got is None:
+            return (by_kind, by_kind)
+        if by_kind == 1.0 and got[1] <= 0.0:
+            # a state-owned kind with no recorded owner: the data lacks the stake, not the state
+            kind_filled.add(eid)
+            return (1.0, 1.0)
+        return got
 
     def point_share(eid: str) -> float:
         lo, hi = share(eid)
@@ -381,7 +388,12 @@ def read_atlas(con: duckdb.DuckDBPyConnection, first_year: int, as_of: dt.date |
         observations=observations,
         digest=meta.get("data_digest"),
         db_path=_store_path(con),
-        state_share_source=share_source,
+        state_share_source=share_source
+        + (
+            f"; {len(kind_filled)} state-owned entities without a recorded owner taken as fully state-owned"
+            if kind_filled
+            else ""
+        ),
     )
 
 
