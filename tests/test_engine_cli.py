@@ -33,10 +33,14 @@ def test_batch_local_writes_the_ownership_table(mini_db, tmp_path):
     from statecap.analytics.ownership import state_share
     from statecap.graph import load_graph
 
-    proc = run_cli("batch", "--db", str(mini_db), "--out", str(tmp_path / "out"), "--json", check=True)
+    proc = run_cli(
+        "batch", "--db", str(mini_db), "--out", str(tmp_path / "out"), "--what", "ownership,ofac50", "--json",
+        check=True,
+    )  # fmt: skip
     result = json.loads(proc.stdout)
     assert result["engine"] == "local"
-    table = pq.read_table(result["output"]).to_pylist()
+    assert pq.read_table(result["outputs"]["ofac50"]).column_names[:3] == ["idx", "id", "verdict"]
+    table = pq.read_table(result["outputs"]["ownership"]).to_pylist()
     with duckdb.connect(str(mini_db), read_only=True) as con:
         g = load_graph(con)
     share = state_share(g)
@@ -45,6 +49,11 @@ def test_batch_local_writes_the_ownership_table(mini_db, tmp_path):
         assert r["state_share_lo"] == pytest.approx(lo, abs=1e-9)
         assert r["state_share_hi"] == pytest.approx(hi, abs=1e-9)
         assert r["state_class"] in ("none_known", "state_invested", "state_influenced", "state_controlled")
+
+
+def test_batch_rejects_an_unknown_question(mini_db, tmp_path):
+    proc = run_cli("batch", "--db", str(mini_db), "--out", str(tmp_path), "--what", "ownership,flows")
+    assert proc.returncode == 2 and "--what" in proc.stderr
 
 
 def test_batch_needs_a_registry_folder_with_stakes(tmp_path):
@@ -58,7 +67,9 @@ def test_batch_needs_a_registry_folder_with_stakes(tmp_path):
 @pytest.mark.xdist_group("spark")
 def test_state_share_is_the_same_on_both_engines(mini_db):
     require_spark()
-    local = json.loads(run_cli("state-share", "--db", str(mini_db), "--top", "50", "--json", check=True).stdout)
+    local = json.loads(
+        run_cli("state-share", "--db", str(mini_db), "--top", "50", "--json", check=True).stdout
+    )
     spark = json.loads(
         run_cli(
             "state-share", "--db", str(mini_db), "--top", "50", "--json",

@@ -40,7 +40,7 @@ def engine_state_share_report(
         with open_store(db) as con, console.status(f"computing state shares ({engine} engine)"):
             source = open_source(con=con)
             try:
-                return eng.state_share_report(source, top=top, sector=sector, as_of=as_of)  # type: ignore[no-any-return]
+                return eng.state_share_report(source, top=top, sector=sector, as_of=as_of)
             finally:
                 source.close()
     finally:

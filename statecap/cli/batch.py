@@ -23,14 +23,29 @@ def batch(
     ] = None,
     db: DbOpt = None,
     as_of: AsOfOpt = None,
+    what: Annotated[
+        str,
+        typer.Option(
+            "--what",
+            help="Comma-separated: ownership (ownership.parquet), ofac50, bis-affiliates (screen-RULE.parquet).",
+        ),
+    ] = "ownership",
     engine: EngineOpt = "local",
     spark_master: SparkMasterOpt = DEFAULT_SPARK_MASTER,
     json: JsonOpt = False,
 ) -> None:
-    """State share bounds, La Porta control, majority chain and state class of every entity, as Parquet."""
+    """Whole-registry answers as Parquet: the ownership table (state share bounds, La Porta control,
+    majority chain, state class of every entity) and the entities the 50% rules catch."""
     from statecap.engines import get_engine, open_source
+    from statecap.engines.base import SCREEN_RULES
+    from statecap.errors import UsageError
 
     day = parse_as_of(as_of)
+    questions = [w.strip() for w in what.split(",") if w.strip()]
+    allowed = ("ownership", *SCREEN_RULES)
+    bad = [w for w in questions if w not in allowed]
+    if bad or not questions:
+        raise UsageError(f"--what {what!r}: choose from {', '.join(allowed)}")
     started = time.perf_counter()
 
     def progress(stage: str, done: int, total: int) -> None:
@@ -38,30 +53,34 @@ def batch(
 
     with console.status(f"starting the {engine} engine") as status:
         eng = get_engine(engine, spark_master, progress=progress) if engine == "spark" else get_engine(engine)
+        outputs: dict[str, str] = {}
         try:
             if parquet is not None:
                 source = open_source(parquet)
-                path = eng.write_ownership(source, out_dir, as_of=day)
             else:
                 with open_store(db) as con:
                     source = open_source(con=con)
-                try:
-                    status.update("computing ownership")
-                    path = eng.write_ownership(source, out_dir, as_of=day)
-                finally:
-                    source.close()
+            try:
+                for q in questions:
+                    status.update(f"computing {q}")
+                    if q == "ownership":
+                        outputs[q] = str(eng.write_ownership(source, out_dir, as_of=day))
+                    else:
+                        outputs[q] = str(eng.write_screen(source, q, out_dir, as_of=day))
+            finally:
+                source.close()
         finally:
             eng.close()
     result = {
         "engine": engine,
         "as_of": None if day is None else day.isoformat(),
-        "output": str(path),
+        "outputs": outputs,
         "seconds": round(time.perf_counter() - started, 3),
     }
     if json:
         emit_json(result)
     else:
-        console.print(f"{engine} engine: wrote {path} in {result['seconds']:.1f} s")
+        console.print(f"{engine} engine: wrote {', '.join(outputs.values())} in {result['seconds']:.1f} s")
 
 
 def register(app: typer.Typer) -> None:

@@ -104,13 +104,8 @@ class LocalEngine(Engine):
             }
             for i in chosen
         ]
-        closed = sorted(
-            ({"members": [g.id_of(v) for v in sorted(c.members)], "certainty": c.certainty, "_first": min(c.members)}
-             for c in share.closed_sccs),
-            key=lambda d: d["_first"],
-        )  # fmt: skip
-        for c in closed:
-            del c["_first"]
+        groups = sorted((sorted(int(v) for v in c.members), c.certainty) for c in share.closed_sccs)
+        closed = [{"members": [g.id_of(v) for v in members], "certainty": cert} for members, cert in groups]
         return rows, closed
 
     def _screen(
