@@ -99,18 +99,21 @@ def _bad_utf8(file: str) -> Problem:
     path = Path(file)
     if path.is_dir():  # a folder of CSV files: name the one that is not UTF-8
         for f in sorted(p for p in path.iterdir() if p.suffix.lower() == ".csv"):
-            problem = _bad_utf8(str(f))
-            if "UTF" in problem.reason and problem.file == str(f) and _is_bad_utf8(f):
-                return problem
+            if _is_bad_utf8(f):
+                return _bad_utf8(str(f))
     with contextlib.suppress(OSError):
         raw = path.read_bytes() if path.is_file() and path.stat().st_size <= LOCATE_LIMIT else b""
         if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
-            return Problem(file, None, None, "the file is UTF-16 (it starts with a byte-order mark); save it as UTF-8")
+            return Problem(
+                file, None, None, "the file is UTF-16 (it starts with a byte-order mark); save it as UTF-8"
+            )
         try:
             raw.decode("utf-8")
         except UnicodeDecodeError as exc:
             line = raw[: exc.start].count(b"\n") + 1
-            return Problem(file, None, None, f"not valid UTF-8 (byte {exc.start}); save the file as UTF-8", line)
+            return Problem(
+                file, None, None, f"not valid UTF-8 (byte {exc.start}); save the file as UTF-8", line
+            )
     return Problem(file, None, None, "not valid UTF-8; save the file as UTF-8")
 
 

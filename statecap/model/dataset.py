@@ -80,7 +80,39 @@ class Dataset:
         return {f: len(r) for f, r in self.records.items()}
 
 
-class _LineLoader(yaml.SafeLoader):
+MAX_YAML_DEPTH = 100
+
+
+class YAMLLimitError(yaml.MarkedYAMLError):
+    """A YAML file that is well-formed but refused: aliases, or nesting past `MAX_YAML_DEPTH`."""
+
+
+class GuardedYAMLLoader(yaml.SafeLoader):
+    """SafeLoader that refuses aliases (no billion laughs) and deep nesting (no stack overflow).
+
+    PyYAML composes nodes recursively, so a file of ten thousand ``[`` would exhaust the Python
+    stack; the limit is checked while composing, before any recursion gets deep.
+    """
+
+    def __init__(self, stream: Any) -> None:
+        super().__init__(stream)
+        self._depth = 0
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            mark = self.peek_event().start_mark
+            raise YAMLLimitError(None, None, "YAML anchors and aliases are not allowed", mark)
+        if self._depth >= MAX_YAML_DEPTH:
+            mark = self.peek_event().start_mark
+            raise YAMLLimitError(None, None, f"YAML nested more than {MAX_YAML_DEPTH} levels deep", mark)
+        self._depth += 1
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+
+class _LineLoader(GuardedYAMLLoader):
     """SafeLoader that refuses aliases (no billion-laughs) and keeps node marks."""
 
 
@@ -121,7 +153,12 @@ def read_yaml_records(path: Path) -> list[tuple[int, Any]]:
         raise DataError(Problem(p, None, None, f"not valid UTF-8 (byte {exc.start})", line)) from None
     if text.startswith("\ufeff"):
         text = text[1:]
-    loader = _LineLoader(text)
+    try:
+        loader = _LineLoader(text)
+    except yaml.reader.ReaderError as exc:  # raised at once for characters YAML does not allow
+        line = text[: exc.position].count("\n") + 1
+        reason = f"unacceptable character #x{exc.character:04x}: {exc.reason}"
+        raise DataError(Problem(p, None, None, reason, line)) from None
     try:
         root = loader.get_single_node()
         if root is None:
@@ -136,6 +173,9 @@ def read_yaml_records(path: Path) -> list[tuple[int, Any]]:
             value = loader.construct_object(item, deep=True)
             out.append((item.start_mark.line + 1, value))
         return out
+    except YAMLLimitError as exc:
+        mark = exc.problem_mark
+        raise DataError(Problem(p, None, None, str(exc.problem), mark.line + 1 if mark else None)) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         raise DataError(

@@ -171,17 +171,21 @@ def _read_yaml(path: Path) -> tuple[Any, dict[str, tuple[str, int]]]:
         raise DataError(Problem(str(path), None, None, f"cannot read: {exc.strerror or exc}")) from None
     except UnicodeDecodeError as exc:
         raise DataError(Problem(str(path), None, None, f"not valid UTF-8 (byte {exc.start})")) from None
-    loader = GuardedYAMLLoader(text)  # no aliases (billion laughs), no deep nesting
+    loader = None
     try:
+        loader = GuardedYAMLLoader(text)  # no aliases (billion laughs), no deep nesting
         node = loader.get_single_node()
         data = loader.construct_document(node) if node is not None else None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
-        reason = getattr(exc, "problem", None) or str(exc)
+        if isinstance(exc, yaml.reader.ReaderError):  # a character YAML does not allow
+            line = text[: exc.position].count("\n") + 1
+        reason = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise DataError(Problem(str(path), None, None, f"not valid YAML: {reason}", line)) from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     lines: dict[str, tuple[str, int]] = {}
     if node is not None:
         _node_lines(node, "", str(path), lines)
