@@ -37,9 +37,15 @@ def _peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
+CPU: dict[str, float] = {}
+
+
 def _timed(fn: Any) -> tuple[Any, float]:
+    """Run fn; return (result, wall seconds) and keep its CPU seconds (all threads) in CPU["last"]."""
     t = time.perf_counter()
+    c = time.process_time()
     out = fn()
+    CPU["last"] = time.process_time() - c
     return out, time.perf_counter() - t
 
 
@@ -85,12 +91,17 @@ def run_one(n: int, seed: int, workdir: Path) -> dict[str, Any]:
         raise SystemExit(f"{db}: generate it first (--gen)")
     with connect(db) as con:
         graph, out["load_graph_s"] = _timed(lambda: load_graph(con))
+    out["load_graph_cpu_s"] = CPU["last"]
     out["stakes"] = graph.n_edges
     from statecap.graph.condense import condensation
 
     _, out["condense_s"] = _timed(lambda: condensation(graph))
+    out["condense_cpu_s"] = CPU["last"]
     share, out["state_share_s"] = _timed(lambda: state_share(graph))
+    out["state_share_cpu_s"] = CPU["last"]
     ctrl, out["classify_s"] = _timed(lambda: classify(graph, share.lo, share.hi))
+    out["classify_cpu_s"] = CPU["last"]
+    out["load_average_1m"] = os.getloadavg()[0]
     in_ptr, in_idx, in_lo, in_hi = graph.in_csr
     out["stream_s"] = stream_seconds([in_ptr, in_idx, in_lo, in_hi])
     out["matrix_mb"] = sum(a.nbytes for a in (in_ptr, in_idx, in_lo, in_hi)) / 1e6
@@ -220,6 +231,11 @@ def peers(n: int, seed: int, budget_s: float) -> dict[str, Any]:
     return result
 
 
+def _wc(r: dict[str, Any], step: str) -> str:
+    """Wall seconds / CPU seconds of one step."""
+    return f"{r[step + '_s']:.1f} / {r.get(step + '_cpu_s', float('nan')):.1f}"
+
+
 def _num(x: float | None) -> str:
     return "-" if x is None else f"{x:.1f}"
 
@@ -306,13 +322,13 @@ def main(argv: list[str] | None = None) -> None:
         "load = DuckDB store -> CSR; peak = the analysing process's max RSS; stream = numpy reading the CSR "
         "arrays the kernel reads once):",
         "",
-        "| entities | stakes | synth (s) | write store (s) | load (s) | condense (s) | state share (s) | classify (s) | stream once (s) | share / stream | peak RSS (MB) |",
+        "| entities | stakes | synth (s) | write store (s) | load (s, wall / CPU) | condense (s) | state share (s) | classify (s) | stream once (s) | share / stream | peak RSS (MB) |",
         "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in scale:
         lines.append(
-            f"| {r['entities']:,} | {r['stakes']:,} | {_num(r.get('generate_s'))} | {_num(r.get('write_store_s'))} | {r['load_graph_s']:.1f} | {r['condense_s']:.1f} | {r['state_share_s']:.1f} | "
-            f"{r['classify_s']:.1f} | {r['stream_s']:.3f} | {r['state_share_s'] / r['stream_s']:.0f} | {r['peak_mb']:.0f} |"
+            f"| {r['entities']:,} | {r['stakes']:,} | {_num(r.get('generate_s'))} | {_num(r.get('write_store_s'))} | {_wc(r, 'load_graph')} | {_wc(r, 'condense')} | {_wc(r, 'state_share')} | "
+            f"{_wc(r, 'classify')} | {r['stream_s']:.3f} | {r.get('state_share_cpu_s', r['state_share_s']) / r['stream_s']:.0f} | {r['peak_mb']:.0f} |"
         )
     lines.append("")
     lines.append(

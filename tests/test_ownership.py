@@ -171,10 +171,9 @@ def test_bounds_contain_every_feasible_choice(cyclic, data):
 @given(data=st.data())
 def test_exact_inputs_give_exact_answers(cyclic, data):
     n_roots, n, stakes = data.draw(random_registry(cyclic))
-    stakes = [
-        (i, j, (lo + hi) / 2 if hi - lo < 100 else lo, (lo + hi) / 2 if hi - lo < 100 else lo)
-        for i, j, lo, hi in stakes
-    ]
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1)))
+    vals = _sample_feasible(rng, n, stakes)  # one exact value per stake, owners <= 100% together
+    stakes = [(i, j, v, v) for (i, j, _lo, _hi), v in zip(stakes, vals, strict=True)]
     g = _graph(n_roots, n, stakes)
     lo, hi = state_share(g)
     roots = np.arange(n) < n_roots

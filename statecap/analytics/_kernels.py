@@ -36,7 +36,7 @@ CERTIFY_STEPS = (1e-12, 1e-9, 1e-6, 1e-3, 1e-1)
 
 
 @nb.njit(cache=True)
-def _eval(j, mode, t, in_ptr, in_idx, in_lo, in_hi, root, vlo, vhi, comp, skip_comp, vals, caps):
+def _eval(j, mode, t, in_ptr, in_idx, in_lo, in_hi, root, vlo, vhi, skip_a, skip_b, vals, caps):
     """(lower, upper) of entity j's value given its owners' current values."""
     lo_sum = 0.0
     lo_val = 0.0
@@ -47,7 +47,7 @@ def _eval(j, mode, t, in_ptr, in_idx, in_lo, in_hi, root, vlo, vhi, comp, skip_c
         lw = in_lo[e]
         hw = in_hi[e]
         lo_sum += lw
-        inner = skip_comp >= 0 and comp[i] == skip_comp
+        inner = skip_a <= i < skip_b
         if mode == SHARE:
             if root[i]:
                 xl = 1.0
@@ -82,9 +82,27 @@ def _eval(j, mode, t, in_ptr, in_idx, in_lo, in_hi, root, vlo, vhi, comp, skip_c
     if room > 0.0 and k > 0:
         if k == 1:
             hi_val += min(room, caps[0]) * vals[0]
-        else:
+        elif k > 32:
             order = np.argsort(-vals[:k])
             for q in order:
+                take = min(room, caps[q])
+                hi_val += take * vals[q]
+                room -= take
+                if room <= 0.0:
+                    break
+        else:
+            # insertion sort of the (few) extras by value, largest first, in the buffers
+            for a in range(1, k):
+                v = vals[a]
+                cp = caps[a]
+                b = a - 1
+                while b >= 0 and vals[b] < v:
+                    vals[b + 1] = vals[b]
+                    caps[b + 1] = caps[b]
+                    b -= 1
+                vals[b + 1] = v
+                caps[b + 1] = cp
+            for q in range(k):
                 take = min(room, caps[q])
                 hi_val += take * vals[q]
                 room -= take
@@ -102,16 +120,16 @@ def propagate(
     in_lo,
     in_hi,
     root,
-    comp,
-    order,
-    mem_ptr,
-    members,
+    cptr,
     cyclic,
     sweep_budget,
     max_sweeps,
     tol,
 ):
     """Lower and upper bounds of the mode's value for every entity, and flags per component.
+
+    Entities are numbered in topological order of their components: component r (r-th in that
+    order) holds entities ``cptr[r]..cptr[r+1]-1``, and every owner outside it comes earlier.
 
     Acyclic components are evaluated once, exactly. Inside a cyclic component the lower bound
     is iterated upward from 0 (SHARE: Gauss-Seidel on the lower map; CONTROL: chains through
@@ -121,7 +139,7 @@ def propagate(
     iteration falls back to descending from 1, where every iterate is such a y.
     """
     n = len(root)
-    ncomp = len(mem_ptr) - 1
+    ncomp = len(cptr) - 1
     vlo = np.zeros(n)
     vhi = np.zeros(n)
     reach = np.zeros(n, np.bool_)
@@ -133,11 +151,17 @@ def propagate(
             maxdeg = d
     vals = np.empty(maxdeg)
     caps = np.empty(maxdeg)
-    for c in order:
-        a = mem_ptr[c]
-        b = mem_ptr[c + 1]
+    nmax = 1
+    for c in range(ncomp):
+        if cptr[c + 1] - cptr[c] > nmax:
+            nmax = cptr[c + 1] - cptr[c]
+    base = np.empty(nmax)
+    newv = np.empty(nmax)
+    for c in range(ncomp):
+        a = cptr[c]
+        b = cptr[c + 1]
         if not cyclic[c]:
-            j = members[a]
+            j = a
             if root[j]:
                 vlo[j] = 1.0
                 vhi[j] = 1.0
@@ -152,7 +176,7 @@ def propagate(
                 flags[c] |= F_UNREACHED
                 continue
             reach[j] = True
-            lo, hi = _eval(j, mode, t, in_ptr, in_idx, in_lo, in_hi, root, vlo, vhi, comp, -1, vals, caps)
+            lo, hi = _eval(j, mode, t, in_ptr, in_idx, in_lo, in_hi, root, vlo, vhi, 0, 0, vals, caps)
             vlo[j] = lo
             vhi[j] = hi
             continue
@@ -163,14 +187,14 @@ def propagate(
         maybe_closed = True
         n_edges = 0
         for k in range(a, b):
-            j = members[k]
+            j = k
             in_lo_sum = 0.0
             out_lo_sum = 0.0
             in_hi_sum = 0.0
             for e in range(in_ptr[j], in_ptr[j + 1]):
                 i = in_idx[e]
                 n_edges += 1
-                if comp[i] == c:
+                if a <= i < b:
                     in_lo_sum += in_lo[e]
                     in_hi_sum += in_hi[e]
                 else:
@@ -190,7 +214,7 @@ def propagate(
             flags[c] |= F_UNREACHED
             continue
         for k in range(a, b):
-            reach[members[k]] = True
+            reach[k] = True
         sweeps = max(20, min(max_sweeps, sweep_budget // max(n_edges, 1)))
         # lower bound
         if mode == SHARE:
@@ -198,10 +222,8 @@ def propagate(
             for _ in range(sweeps):
                 delta = 0.0
                 for k in range(a, b):
-                    j = members[k]
-                    lo, hi = _eval(
-                        j, mode, t, in_ptr, in_idx, in_lo, in_hi, root, vlo, vhi, comp, -1, vals, caps
-                    )
+                    j = k
+                    lo, hi = _eval(j, mode, t, in_ptr, in_idx, in_lo, in_hi, root, vlo, vhi, 0, 0, vals, caps)
                     if lo > vlo[j]:
                         delta = max(delta, lo - vlo[j])
                         vlo[j] = lo
@@ -212,56 +234,52 @@ def propagate(
                 flags[c] |= F_LO_NOT_CONVERGED
         else:
             for k in range(a, b):
-                j = members[k]
-                lo, hi = _eval(j, mode, t, in_ptr, in_idx, in_lo, in_hi, root, vlo, vhi, comp, c, vals, caps)
+                j = k
+                lo, hi = _eval(j, mode, t, in_ptr, in_idx, in_lo, in_hi, root, vlo, vhi, a, b, vals, caps)
                 vlo[j] = lo
         # upper bound: ascend to (near) the least fixed point of the worst-case map ...
         for k in range(a, b):
-            vhi[members[k]] = vlo[members[k]]
+            vhi[k] = vlo[k]
         for _ in range(sweeps):
             delta = 0.0
             for k in range(a, b):
-                j = members[k]
-                lo, hi = _eval(j, mode, t, in_ptr, in_idx, in_lo, in_hi, root, vlo, vhi, comp, -1, vals, caps)
+                j = k
+                lo, hi = _eval(j, mode, t, in_ptr, in_idx, in_lo, in_hi, root, vlo, vhi, 0, 0, vals, caps)
                 if hi > vhi[j]:
                     delta = max(delta, hi - vhi[j])
                     vhi[j] = hi
             if delta <= tol:
                 break
         # ... then certify a point just above it: G(y) <= y makes y an upper bound
-        base = np.empty(b - a)
-        newv = np.empty(b - a)
         for k in range(a, b):
-            base[k - a] = vhi[members[k]]
+            base[k - a] = vhi[k]
         accepted = False
         for step in CERTIFY_STEPS:
             for k in range(a, b):
-                vhi[members[k]] = min(1.0, base[k - a] + step)
+                vhi[k] = min(1.0, base[k - a] + step)
             ok = True
             for k in range(a, b):
-                j = members[k]
-                lo, hi = _eval(j, mode, t, in_ptr, in_idx, in_lo, in_hi, root, vlo, vhi, comp, -1, vals, caps)
+                j = k
+                lo, hi = _eval(j, mode, t, in_ptr, in_idx, in_lo, in_hi, root, vlo, vhi, 0, 0, vals, caps)
                 newv[k - a] = hi
                 if hi > vhi[j]:
                     ok = False
                     break
             if ok:
                 for k in range(a, b):
-                    vhi[members[k]] = newv[k - a]
+                    vhi[k] = newv[k - a]
                 accepted = True
                 break
         if not accepted:
             flags[c] |= F_HI_FALLBACK
             for k in range(a, b):
-                vhi[members[k]] = 1.0
+                vhi[k] = 1.0
             flags[c] |= F_HI_NOT_CONVERGED
             for _ in range(sweeps):
                 delta = 0.0
                 for k in range(a, b):
-                    j = members[k]
-                    lo, hi = _eval(
-                        j, mode, t, in_ptr, in_idx, in_lo, in_hi, root, vlo, vhi, comp, -1, vals, caps
-                    )
+                    j = k
+                    lo, hi = _eval(j, mode, t, in_ptr, in_idx, in_lo, in_hi, root, vlo, vhi, 0, 0, vals, caps)
                     if hi < vhi[j]:
                         delta = max(delta, vhi[j] - hi)
                         vhi[j] = hi
@@ -269,7 +287,7 @@ def propagate(
                     flags[c] &= ~F_HI_NOT_CONVERGED
                     break
         for k in range(a, b):
-            j = members[k]
+            j = k
             if vlo[j] > vhi[j]:
                 vlo[j] = vhi[j]
     return vlo, vhi, flags

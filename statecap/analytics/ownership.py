@@ -52,10 +52,12 @@ class BoundsResult:
     cond: Condensation
 
     def closed_sccs(self) -> list[ClosedSCC]:
+        """Closed (or possibly closed) cyclic components; flags are per component in topological order."""
         out = []
-        for c in np.flatnonzero(self.flags & (K.F_CLOSED | K.F_MAYBE_CLOSED)):
-            certainty = "definite" if self.flags[c] & K.F_CLOSED else "possible"
-            out.append(ClosedSCC(tuple(int(v) for v in self.cond.component_members(int(c))), certainty))
+        for r in np.flatnonzero(self.flags & (K.F_CLOSED | K.F_MAYBE_CLOSED)):
+            certainty = "definite" if self.flags[r] & K.F_CLOSED else "possible"
+            members = sorted(int(v) for v in self.cond.layout.members(int(r)))
+            out.append(ClosedSCC(tuple(members), certainty))
         return out
 
     @property
@@ -102,11 +104,15 @@ def root_bounds(
     if roots is not None and not np.array_equal(roots, graph.is_state):
         g, _ = subgraph(graph, np.arange(graph.n), roots=roots)
     cond = condensation(g)
-    in_ptr, in_idx, in_lo, in_hi = g.in_csr
-    lo, hi, flags = K.propagate(
-        mode, float(threshold), in_ptr, in_idx, in_lo, in_hi, g.is_state, cond.comp, cond.order,
-        cond.mem_ptr, cond.members, cond.cyclic, SWEEP_BUDGET, MAX_SWEEPS, TOL,
+    lay = cond.layout
+    plo, phi, flags = K.propagate(
+        mode, float(threshold), lay.in_ptr, lay.in_idx, lay.in_lo, lay.in_hi, g.is_state[lay.perm],
+        lay.cptr, lay.cyclic, SWEEP_BUDGET, MAX_SWEEPS, TOL,
     )  # fmt: skip
+    lo = np.empty(g.n)
+    hi = np.empty(g.n)
+    lo[lay.perm] = plo
+    hi[lay.perm] = phi
     return BoundsResult(lo, hi, flags, cond)
 
 
