@@ -123,7 +123,9 @@ def test_state_shares_from_the_ownership_core_use_the_midpoint(mini_db, monkeypa
     import statecap.sim.atlas as atlas_mod
 
     intervals = {"cn-chipco": (0.2, 0.4), "cn-fund": (1.0, 1.0), "cn-aico": (0.0, 1.0)}
-    monkeypatch.setattr(atlas_mod, "_state_shares", lambda con, as_of: (intervals, "the ownership core (test)"))
+    monkeypatch.setattr(
+        atlas_mod, "_state_shares", lambda con, as_of: (intervals, "the ownership core (test)")
+    )
     with duckdb.connect(str(mini_db), read_only=True) as con:
         atlas = read_atlas(con, 2014)
     share = dict(zip(atlas.firms["id"], atlas.firms["state_share"], strict=True))

@@ -215,7 +215,10 @@ class ModelOutputs:
 
 def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
     """num / den, 0 where den <= 0."""
-    num, den = np.broadcast_arrays(np.asarray(num, dtype=float), np.asarray(den, dtype=float))
+    num = np.asarray(num, dtype=float)
+    den = np.asarray(den, dtype=float)
+    if num.shape != den.shape:
+        num, den = np.broadcast_arrays(num, den)
     out = np.zeros(num.shape)
     np.divide(num, den, out=out, where=den > 0)
     return out
@@ -382,8 +385,12 @@ def run_model(
     out = np.empty((T, len(OUTPUTS), R, S))
     mi = {name: i for i, name in enumerate(MECHANISMS)}
 
+    zeros = np.zeros((R, dg.n))
+
     def alloc(total_s: np.ndarray, weight: np.ndarray) -> np.ndarray:
         """Spread sector totals (S,) over domestic firms in proportion to `weight` (R, Nd)."""
+        if not total_s.any():
+            return zeros
         wsum = dg.total(weight)
         if (wsum <= 0).any():
             weight = np.where((wsum <= 0)[:, sec], A, weight)
@@ -402,7 +409,8 @@ def run_model(
 
         # market: quality-weighted effective capacity competes for the demand not reserved
         phi_in = 1.0 - np.minimum(1.0, exposure_base * (1.0 + desig)) * cn
-        w = Kp * (1.0 - e_t * ss) * phi_in * np.power(a, sigma_q)
+        log_a = np.log(a)  # a >= 0.01 always
+        w = Kp * (1.0 - e_t * ss) * phi_in * np.exp(sigma_q * log_a)
         w_d = dg.total(w)
         w_f = fg.total(Kf * fa_sigma * (1.0 - kappa * c[fsec]))
         d_eff = np.minimum(1.0, inp.domestic_demand_share[:, t] + xi * c)
@@ -439,7 +447,7 @@ def run_model(
         h = theta * talent_s / (talent_s + t_half)  # (R, S)
         r_eff = (rd_own * rev + rd_money + grant + park_eff * park) * (1.0 - e_t * ss) * (1.0 + h[:, sec])
         rel = _ratio(_ratio(r_eff, rev), rd_ref)
-        g_know = delta * g_front_n * eps * np.power(rel, lam) * np.power(a, phi_k - 1.0) * phi_in
+        g_know = delta * g_front_n * eps * np.power(rel, lam) * np.exp((phi_k - 1.0) * log_a) * phi_in
         x_new = X + rev
         learn = b_learn * (np.log1p(_ratio(rev, X)) - g_market_n) * phi_in
         transfer = tau * access_open * jv * (1.0 - a)
