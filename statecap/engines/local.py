@@ -14,6 +14,13 @@ from statecap.engines.source import RegistrySource, registry_connection
 from statecap.graph.model import OwnershipGraph
 
 
+def entity_flags(res: Any) -> np.ndarray:
+    """The flags of each entity's component (the kernel keeps them per component in topological order)."""
+    layout = res.cond.layout
+    rank = np.searchsorted(layout.cptr, layout.pos, side="right") - 1
+    return np.asarray(res.flags[rank], dtype=np.int32)
+
+
 def ownership_arrays(graph: OwnershipGraph) -> tuple[pa.Table, Any]:
     """The ownership table of a loaded graph, and the share bounds result (for closed groups)."""
     from statecap.analytics.control import CLASSES, classify
@@ -60,7 +67,7 @@ def ownership_arrays(graph: OwnershipGraph) -> tuple[pa.Table, Any]:
             "chain_depth": pa.array(ctrl.chain_depth.astype(np.int64)),
             "component": pa.array(component),
             "cyclic": pa.array(cond.cyclic[cond.comp]),
-            "flags": pa.array(res.flags[cond.comp].astype(np.int32)),
+            "flags": pa.array(entity_flags(res)),
         }
     )
     return table.cast(OWNERSHIP_SCHEMA), res

@@ -48,39 +48,73 @@ def _d(x: float) -> str:
     return f"CAST({float(x)!r} AS DOUBLE)"
 
 
-def _mode_exprs(prefix: str, mode: int, t: float) -> tuple[str, str]:
-    """SQL for one mode's (lo, hi) of an entity from ``es``: its owners' messages sorted by owner."""
+def _fold_sql() -> str:
+    """One pass over an entity's owners (``es``, sorted by owner): every sum each mode needs.
+
+    ``ls``: lower bounds added up; per mode ``lv``/``hv``: the lower and upper value before the
+    knapsack; per CONTROL mode ``sc``: the room its stakes could still fill (all at value 1).
+    """
     one, two, zero = _d(1.0), _d(2.0), _d(0.0)
-    if mode == K.SHARE:
-        xl = f"IF(e.oroot, {one}, e.{prefix}_lo)"
-        xh = f"IF(e.oroot, {one}, e.{prefix}_hi)"
-        lv = f"acc.lv + e.lw * {xl}"
-        hv = f"acc.hv + e.lw * {xh}"
-        cap = "e.hw - e.lw"
-        keep = f"({cap}) > {zero} AND {xh} > {zero}"
-        val = xh
-    else:
-        tt = _d(t)
-        xl = f"IF(e.oroot, {two}, IF(e.{prefix}_lo >= {tt}, e.{prefix}_lo, {zero}))"
-        xh = f"IF(e.oroot, {two}, IF(e.{prefix}_hi >= {tt}, e.{prefix}_hi, {zero}))"
-        lv = f"acc.lv + least(e.lw, {xl})"
-        hv = f"acc.hv + least(e.lw, {xh})"
-        cap = f"least(e.hw, {xh}) - e.lw"
-        keep = f"({cap}) > {zero}"
-        val = one
-    fold = (
-        f"aggregate(es, named_struct('ls', {zero}, 'lv', {zero}, 'hv', {zero}), "
-        f"(acc, e) -> named_struct('ls', acc.ls + e.lw, 'lv', {lv}, 'hv', {hv}))"
+    fields = {"ls": "acc.ls + e.lw"}
+    for prefix, mode, t in MODES:
+        if mode == K.SHARE:
+            xl = f"IF(e.oroot, {one}, e.{prefix}_lo)"
+            xh = f"IF(e.oroot, {one}, e.{prefix}_hi)"
+            fields[f"lv{prefix}"] = f"acc.lv{prefix} + e.lw * {xl}"
+            fields[f"hv{prefix}"] = f"acc.hv{prefix} + e.lw * {xh}"
+        else:
+            tt = _d(t)
+            xl = f"IF(e.oroot, {two}, IF(e.{prefix}_lo >= {tt}, e.{prefix}_lo, {zero}))"
+            xh = f"IF(e.oroot, {two}, IF(e.{prefix}_hi >= {tt}, e.{prefix}_hi, {zero}))"
+            cap = f"least(e.hw, {xh}) - e.lw"
+            fields[f"lv{prefix}"] = f"acc.lv{prefix} + least(e.lw, {xl})"
+            fields[f"hv{prefix}"] = f"acc.hv{prefix} + least(e.lw, {xh})"
+            fields[f"sc{prefix}"] = f"acc.sc{prefix} + IF({cap} > {zero}, {cap}, {zero})"
+    init = ", ".join(f"'{k}', {zero}" for k in fields)
+    step = ", ".join(f"'{k}', {v}" for k, v in fields.items())
+    return f"aggregate(es, named_struct({init}), (acc, e) -> named_struct({step}))"
+
+
+def _share_items_sql(prefix: str) -> str:
+    """The SHARE knapsack's items (stakes with room above their lower bound), best value first."""
+    one, zero = _d(1.0), _d(0.0)
+    xh = f"IF(e.oroot, {one}, e.{prefix}_hi)"
+    return (
+        f"array_sort(transform(filter(es, e -> (e.hw - e.lw) > {zero} AND {xh} > {zero}), "
+        f"e -> named_struct('nv', -({xh}), 'cap', e.hw - e.lw)))"
     )
-    items = f"array_sort(transform(filter(es, e -> {keep}), e -> named_struct('nv', -({val}), 'cap', {cap})))"
-    knap = (
-        f"aggregate({items}, named_struct('room', {one} - f.ls, 'acc', f.hv), "
-        f"(s, it) -> IF(s.room > {zero}, named_struct('room', s.room - least(s.room, it.cap), "
-        f"'acc', s.acc + least(s.room, it.cap) * (-it.nv)), s))"
-    )
-    lo = f"least(f.lv, {one})"
-    hi = f"least({knap}.acc, {one})"
-    return f"transform(array({fold}), f -> {lo})[0]", f"transform(array({fold}), f -> {hi})[0]"
+
+
+def _values(df: Any) -> list[Any]:
+    """(lo, hi) columns per mode from the fold ``f`` and the SHARE items ``it_<prefix>``.
+
+    Upper bounds add the fractional knapsack: owners' stakes above their lower bounds, best value
+    first, until the entity's owners hold 100% (for CONTROL every value is 1, so it is the room
+    or the sum of the stakes' room, whichever is smaller).
+    """
+    from pyspark.sql import functions as F
+
+    one, zero = _d(1.0), _d(0.0)
+    cols = []
+    for prefix, mode, _t in MODES:
+        lo = f"least(f.lv{prefix}, {one})"
+        if mode == K.SHARE:
+            knap = (
+                f"aggregate(it_{prefix}, named_struct('room', {one} - f.ls, 'acc', f.hv{prefix}), "
+                f"(s, it) -> IF(s.room > {zero}, named_struct('room', s.room - least(s.room, it.cap), "
+                f"'acc', s.acc + least(s.room, it.cap) * (-it.nv)), s)).acc"
+            )
+        else:
+            knap = f"f.hv{prefix} + IF({one} - f.ls > {zero}, least({one} - f.ls, f.sc{prefix}), {zero})"
+        hi = f"least({knap}, {one})"
+        for name, expr in ((f"{prefix}_lo", lo), (f"{prefix}_hi", hi)):
+            cols.append(
+                F.when(F.col("root"), F.lit(1.0))
+                .when(~F.col("reach"), F.lit(0.0))
+                .otherwise(F.expr(expr))
+                .alias(name)
+            )
+    return cols
 
 
 def _singletons(nl: Any, msg: Any) -> Any:
@@ -91,21 +125,23 @@ def _singletons(nl: Any, msg: Any) -> Any:
         "owner", "lw", "hw", "oroot", "oreach", *VALUE_COLS
     )  # owner first: array_sort orders by it
     agg = msg.groupBy(F.col("owned").alias("node")).agg(F.array_sort(F.collect_list(entry)).alias("es"))
-    df = nl.join(agg, "node", "left")
-    reach = F.col("root") | F.coalesce(F.expr("exists(es, e -> e.oreach)"), F.lit(False))
-    cols = []
-    for prefix, mode, t in MODES:
-        lo, hi = _mode_exprs(prefix, mode, t)
-        for name, expr in ((f"{prefix}_lo", lo), (f"{prefix}_hi", hi)):
-            cols.append(
-                F.when(F.col("root"), F.lit(1.0)).when(~reach, F.lit(0.0)).otherwise(F.expr(expr)).alias(name)
-            )
-    return df.select(
+    share_prefixes = [p for p, mode, _ in MODES if mode == K.SHARE]
+    staged = nl.join(agg, "node", "left").select(
         "node",
         "root",
-        reach.alias("reach"),
-        *cols,
-        F.when(F.col("root") | reach, F.lit(0)).otherwise(F.lit(K.F_UNREACHED)).cast("int").alias("flags"),
+        (F.col("root") | F.coalesce(F.expr("exists(es, e -> e.oreach)"), F.lit(False))).alias("reach"),
+        F.expr(_fold_sql()).alias("f"),
+        *[F.expr(_share_items_sql(p)).alias(f"it_{p}") for p in share_prefixes],
+    )
+    return staged.select(
+        "node",
+        "root",
+        "reach",
+        *_values(staged),
+        F.when(F.col("root") | F.col("reach"), F.lit(0))
+        .otherwise(F.lit(K.F_UNREACHED))
+        .cast("int")
+        .alias("flags"),
     )
 
 
@@ -136,6 +172,7 @@ def evaluate_component(pdf: pd.DataFrame) -> pd.DataFrame:
     import scipy.sparse as sp
 
     from statecap.analytics.ownership import root_bounds
+    from statecap.engines.local import entity_flags
     from statecap.graph.model import OwnershipGraph
 
     owned = pdf["owned"].to_numpy(np.int64)
@@ -179,7 +216,7 @@ def evaluate_component(pdf: pd.DataFrame) -> pd.DataFrame:
         result[f"{prefix}_lo"] = res.lo[mloc]
         result[f"{prefix}_hi"] = res.hi[mloc]
         if mode == K.SHARE:
-            flags_out = res.flags[res.cond.comp[mloc]].astype(np.int32)
+            flags_out = entity_flags(res)[mloc]
     result["reach"] = (flags_out & (K.F_CLOSED | K.F_UNREACHED)) == 0
     result["flags"] = flags_out
     cols = ["node", "root", "reach", *VALUE_COLS, "flags"]
@@ -193,17 +230,27 @@ def _exists(spark: Any, path: str) -> bool:
     return bool(fs.exists(p))
 
 
-def evaluate(spark: Any, graph: Any, levels: Any, work_dir: str, progress: Any = None) -> Any:
+def evaluate(
+    spark: Any, graph: Any, levels: Any, work_dir: str, progress: Any = None, level_buckets: int = 1
+) -> Any:
     """Values of every entity (`VALUES_DDL` columns plus ``level``), written under `work_dir`.
 
     Args:
         graph: a `SparkGraph`. levels: its `Levels`. work_dir: a folder the executors can all
             reach (local disk on a local master; HDFS, S3 or DBFS on a cluster).
         progress: called with (level, max_level) after each level.
+        level_buckets: files per level in the intermediate Parquet (1 on one machine; more on a
+            cluster, so a large level is still read by several tasks).
     """
     from pyspark.sql import functions as F
 
     base = work_dir.rstrip("/") + f"/run-{uuid.uuid4().hex[:8]}"
+
+    def by_level(df: Any, col: str, key: str) -> Any:
+        if level_buckets <= 1:
+            return df.repartition(col)
+        return df.repartition(F.col(col), F.pmod(F.hash(key), F.lit(level_buckets)))
+
     lv = levels.table
     owner_side = lv.select(
         F.col("node").alias("owner"), F.col("comp").alias("ocomp"), F.col("level").alias("olevel")
@@ -213,15 +260,23 @@ def evaluate(spark: Any, graph: Any, levels: Any, work_dir: str, progress: Any =
         F.col("cyclic").alias("dcyclic"),
     )  # fmt: skip
     ann = graph.edges.join(owner_side, "owner").join(owned_side, "owned")
-    ann.where(F.col("ocomp") != F.col("dcomp")).select(
-        "owner", "owned", "lw", "hw", "dcyclic", "dcomp", F.col("dlevel").alias("level"), "olevel"
+    by_level(
+        ann.where(F.col("ocomp") != F.col("dcomp")).select(
+            "owner", "owned", "lw", "hw", "dcyclic", "dcomp", F.col("dlevel").alias("level"), "olevel"
+        ),
+        "olevel",
+        "owner",
     ).write.partitionBy("olevel").parquet(f"{base}/eo")
-    ann.where(F.col("ocomp") == F.col("dcomp")).select(
-        F.col("dcomp").alias("comp"), "owned", "owner", "lw", "hw", F.col("dlevel").alias("level")
+    by_level(
+        ann.where(F.col("ocomp") == F.col("dcomp")).select(
+            F.col("dcomp").alias("comp"), "owned", "owner", "lw", "hw", F.col("dlevel").alias("level")
+        ),
+        "level",
+        "comp",
     ).write.partitionBy("level").parquet(f"{base}/ei")
-    graph.nodes.join(lv, "node").select("node", "root", "comp", "cyclic", "level").write.partitionBy(
-        "level"
-    ).parquet(f"{base}/nl")
+    by_level(
+        graph.nodes.join(lv, "node").select("node", "root", "comp", "cyclic", "level"), "level", "node"
+    ).write.partitionBy("level").parquet(f"{base}/nl")
 
     empty_msg = spark.createDataFrame([], MSG_DDL)
     for level in range(levels.max_level + 1):
@@ -259,9 +314,10 @@ def evaluate(spark: Any, graph: Any, levels: Any, work_dir: str, progress: Any =
                          *VALUE_COLS),
                 "owner",
             )  # fmt: skip
-            out.select(*[c.split()[0] for c in MSG_DDL.split(", ")], "level").write.mode(
-                "append"
-            ).partitionBy("level").parquet(f"{base}/msg")
+            msg_cols = [c.split()[0] for c in MSG_DDL.split(", ")]
+            by_level(out.select(*msg_cols, "level"), "level", "owned").write.mode("append").partitionBy(
+                "level"
+            ).parquet(f"{base}/msg")
         if progress is not None:
             progress(level, levels.max_level)
     return spark.read.parquet(f"{base}/val"), base
