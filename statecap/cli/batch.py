@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -14,9 +13,11 @@ from statecap.engines.base import DEFAULT_SPARK_MASTER
 
 
 def batch(
-    out_dir: Annotated[Path, typer.Option("--out", help="Write ownership.parquet here.")],
+    out_dir: Annotated[
+        str, typer.Option("--out", help="Write the Parquet results here (a folder or, for Spark, a URL).")
+    ],
     parquet: Annotated[
-        Path | None,
+        str | None,
         typer.Option(
             "--parquet", help="Read the registry from this folder (statecap synth / export parquet)."
         ),

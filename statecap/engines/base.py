@@ -116,11 +116,9 @@ class Engine(ABC):
         as_of: dt.date | None = None,
         types: Sequence[str] = ("equity",),
         indirect: str = "auto",
-    ) -> Path:
-        """`ownership` written as ``OUT_DIR/ownership.parquet``; returns the file's path."""
-        folder = Path(out_dir)
-        folder.mkdir(parents=True, exist_ok=True)
-        path = folder / OWNERSHIP_FILE
+    ) -> Path | str:
+        """`ownership` written as ``OUT_DIR/ownership.parquet`` (a URL for Spark on a cluster); returns its path."""
+        path = self._output_path(out_dir, OWNERSHIP_FILE)
         kinds = check_ownership_args(types, indirect)
         day = as_of if as_of is not None else dt.date.today()
         self._write_ownership(source, day, kinds, indirect, path)
@@ -194,14 +192,30 @@ class Engine(ABC):
         out_dir: str | Path,
         as_of: dt.date | None = None,
         lists: Sequence[str] | None = None,
-    ) -> Path:
+    ) -> Path | str:
         """`screen` written as ``OUT_DIR/screen-RULE.parquet``; returns the path."""
+        path = self._output_path(out_dir, f"screen-{rule}.parquet")
+        table, _ = self.screen(source, rule, as_of, lists)
+        if isinstance(path, str):
+            import pyarrow.fs as pafs
+
+            fs, inner = pafs.FileSystem.from_uri(path)
+            pq.write_table(table, inner, filesystem=fs, compression="zstd")
+        else:
+            pq.write_table(table, path, compression="zstd")
+        return path
+
+    @final
+    def _output_path(self, out_dir: str | Path, name: str) -> Path | str:
+        from statecap.engines.source import is_remote
+
+        if is_remote(str(out_dir)):
+            if self.name == "local":
+                raise UsageError(f"{out_dir}: the local engine writes to local folders only")
+            return str(out_dir).rstrip("/") + "/" + name
         folder = Path(out_dir)
         folder.mkdir(parents=True, exist_ok=True)
-        table, _ = self.screen(source, rule, as_of, lists)
-        path = folder / f"screen-{rule}.parquet"
-        pq.write_table(table, path, compression="zstd")
-        return path
+        return folder / name
 
     # ---- hooks ---------------------------------------------------------------------------
     @abstractmethod
@@ -215,7 +229,7 @@ class Engine(ABC):
         """The ownership table (any column order; cast to `OWNERSHIP_SCHEMA` by the caller)."""
 
     def _write_ownership(
-        self, source: RegistrySource, day: dt.date, types: list[str], indirect: str, path: Path
+        self, source: RegistrySource, day: dt.date, types: list[str], indirect: str, path: Path | str
     ) -> None:
         table = self._ownership(source, day, types, indirect)
         pq.write_table(table.select(OWNERSHIP_SCHEMA.names).cast(OWNERSHIP_SCHEMA), path, compression="zstd")

@@ -21,13 +21,24 @@ REQUIRED = ("entities", "stakes")
 
 @dataclass
 class RegistrySource:
-    """A registry as Parquet files; `path(name)` gives a table's file (None when absent)."""
+    """A registry as Parquet files; `path(name)` gives a table's file or folder (None when absent).
 
-    folder: Path
+    `folder` is a local folder, or a URL the Spark engine reads on a cluster (``hdfs://``,
+    ``s3a://``, ``abfss://``, ``dbfs:/``): then every table is expected at ``URL/NAME.parquet``
+    (a file or a folder of part files) and a missing optional table is found missing by Spark.
+    """
+
+    folder: Any
     temporary: bool = False
-    _tables: dict[str, Path] = field(default_factory=dict)
+    _tables: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        text = str(self.folder)
+        if is_remote(text):
+            self.folder = text.rstrip("/")
+            for name in TABLES:
+                self._tables[name] = f"{self.folder}/{name}.parquet"
+            return
         self.folder = Path(self.folder)
         if not self.folder.is_dir():
             raise UsageError(f"{self.folder}: not a folder of Parquet files")
@@ -43,12 +54,17 @@ class RegistrySource:
                 "(write them with `statecap synth --out DIR` or `statecap export parquet DIR`)"
             )
 
-    def path(self, name: str) -> Path | None:
+    @property
+    def remote(self) -> bool:
+        return isinstance(self.folder, str)
+
+    def path(self, name: str) -> Any:
+        """The table's local Path, or its URL for a remote source; None when absent (local only)."""
         return self._tables.get(name)
 
     def close(self) -> None:
         """Remove the folder when it was made for this source (a store export)."""
-        if self.temporary:
+        if self.temporary and not self.remote:
             shutil.rmtree(self.folder, ignore_errors=True)
 
     def __enter__(self) -> RegistrySource:
@@ -56,6 +72,11 @@ class RegistrySource:
 
     def __exit__(self, *exc: Any) -> None:
         self.close()
+
+
+def is_remote(path: str) -> bool:
+    """Whether `path` is a URL for a distributed file system rather than a local path."""
+    return "://" in path or path.startswith("dbfs:")
 
 
 def store_to_parquet(con: Any, folder: str | Path | None = None) -> RegistrySource:
@@ -83,9 +104,10 @@ def store_to_parquet(con: Any, folder: str | Path | None = None) -> RegistrySour
 
 
 def open_source(parquet: str | Path | None = None, con: Any = None) -> RegistrySource:
-    """A source from a Parquet folder, else from an open store (exported to a temporary folder)."""
+    """A source from a Parquet folder (or a URL, for Spark), else from an open store (exported to a
+    temporary folder)."""
     if parquet is not None:
-        return RegistrySource(Path(parquet))
+        return RegistrySource(parquet if is_remote(str(parquet)) else Path(parquet))
     if con is None:
         raise UsageError("give a Parquet folder or a store")
     return store_to_parquet(con)
@@ -104,6 +126,8 @@ def registry_connection(source: RegistrySource, graph_tables: bool = True) -> An
 
     from statecap.store.schema import create_all
 
+    if source.remote:
+        raise UsageError(f"{source.folder}: the local engine reads local Parquet files only")
     con = duckdb.connect()
     create_all(con)
     names = TABLES if graph_tables else tuple(t for t in TABLES if t not in ("entities", "stakes"))

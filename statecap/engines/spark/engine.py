@@ -151,7 +151,7 @@ class SparkEngine(Engine):
         return table.select(OWNERSHIP_SCHEMA.names).cast(OWNERSHIP_SCHEMA)
 
     def _write_ownership(
-        self, source: RegistrySource, day: dt.date, types: list[str], indirect: str, path: Path
+        self, source: RegistrySource, day: dt.date, types: list[str], indirect: str, path: Path | str
     ) -> None:
         """Written by the executors as a folder of part files at `path` (Spark's Parquet layout)."""
         run = self.run_ownership(source, day, types, indirect)
@@ -230,7 +230,11 @@ class SparkEngine(Engine):
         from statecap.engines.spark.graph import load_stakes
         from statecap.engines.spark.rules import screen
 
-        con = registry_connection(source, graph_tables=False)
+        con = (
+            self._rules_connection(source)
+            if source.remote
+            else registry_connection(source, graph_tables=False)
+        )
         try:
             definite, possible, status = rule_roots(con, rule, day, lists)
         finally:
@@ -242,6 +246,28 @@ class SparkEngine(Engine):
             return table.orderBy("idx").toArrow(), status
         finally:
             stakes.unpersist()
+
+    def _rules_connection(self, source: RegistrySource) -> Any:
+        """An in-memory store with the designations and policy events read by Spark (small tables)."""
+        import duckdb
+
+        from statecap.engines.spark.propagate import _exists
+        from statecap.store.schema import create_all
+
+        con = duckdb.connect()
+        create_all(con)
+        for name in ("designations", "policy_events", "policy_suspensions"):
+            url = source.path(name)
+            if url is None or not _exists(self.spark, url):
+                continue
+            df = self.spark.read.parquet(url)
+            have = {r[1] for r in con.execute(f"PRAGMA table_info('{name}')").fetchall()}
+            cols = [c for c in df.columns if c in have]
+            con.register("_t", df.select(*cols).toArrow())
+            quoted = ", ".join(f'"{c}"' for c in cols)
+            con.execute(f"INSERT INTO {name} ({quoted}) SELECT {quoted} FROM _t")
+            con.unregister("_t")
+        return con
 
     def _cleanup(self, base: str) -> None:
         from statecap.engines.spark.propagate import cleanup

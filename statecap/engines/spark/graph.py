@@ -38,7 +38,7 @@ def read_entities(spark: Any, source: RegistrySource, columns: tuple[str, ...] =
     df = spark.read.parquet(str(path)).select(
         *columns, F.col("_metadata.file_path").alias("_f"), F.col("_metadata.row_index").alias("_r")
     )
-    if path.is_file():
+    if not source.remote and path.is_file():
         return df.withColumn("node", F.col("_r")).drop("_f", "_r")
     # a folder of part files: number the rows in (file path, row) order without a global sort
     counts = df.groupBy("_f").count().orderBy("_f").collect()
