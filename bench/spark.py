@@ -11,6 +11,7 @@ Usage: python -m bench.spark [--quick] [--sizes 1000000,10000000] [--no-write]
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import json
 import os
@@ -38,31 +39,33 @@ def _tree_rss_mb(pid: int) -> float:
         return 0.0
     total = 0
     for q in procs:
-        try:
+        with contextlib.suppress(psutil.NoSuchProcess):
             total += q.memory_info().rss
-        except psutil.NoSuchProcess:
-            pass
     return total / 2**20
 
 
-def _run_measured(cmd: list[str], timeout: float) -> tuple[dict[str, Any], float, float]:
-    """Run `cmd` (prints one JSON line last), sampling its process tree's RSS: (json, wall, peak MB)."""
+def _run_measured(cmd: list[str], timeout: float, log: Path) -> tuple[dict[str, Any], float, float]:
+    """Run `cmd` (prints one JSON line last), sampling its process tree's RSS: (json, wall, peak MB).
+
+    The child's stderr goes to `log`.
+    """
     t = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     peak = [0.0]
+    with open(log, "w") as err:
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, text=True)
 
-    def sample() -> None:
-        while proc.poll() is None:
-            peak[0] = max(peak[0], _tree_rss_mb(proc.pid))
-            time.sleep(0.5)
+        def sample() -> None:
+            while proc.poll() is None:
+                peak[0] = max(peak[0], _tree_rss_mb(proc.pid))
+                time.sleep(0.5)
 
-    th = threading.Thread(target=sample, daemon=True)
-    th.start()
-    out, _ = proc.communicate(timeout=timeout)
+        th = threading.Thread(target=sample, daemon=True)
+        th.start()
+        out, _ = proc.communicate(timeout=timeout)
     wall = time.perf_counter() - t
     th.join()
     if proc.returncode != 0:
-        raise RuntimeError(f"{' '.join(cmd)} failed with code {proc.returncode}")
+        raise RuntimeError(f"{' '.join(cmd)} failed with code {proc.returncode} (see {log})")
     return json.loads(out.strip().splitlines()[-1]), wall, peak[0]
 
 
@@ -143,8 +146,19 @@ def main(argv: list[str] | None = None) -> None:
         row: dict[str, Any] = {"entities": n, "stakes": stakes}
         for engine in ("local", "spark"):
             out = work / f"out-{engine}-{n}"
-            cmd = [sys.executable, "-m", "bench.spark", "--driver-memory", args.driver_memory, "--one", engine, str(reg), str(out), args.master]
-            res, wall, peak = _run_measured(cmd, timeout=6 * 3600)
+            cmd = [
+                sys.executable,
+                "-m",
+                "bench.spark",
+                "--driver-memory",
+                args.driver_memory,
+                "--one",
+                engine,
+                str(reg),
+                str(out),
+                args.master,
+            ]
+            res, wall, peak = _run_measured(cmd, timeout=6 * 3600, log=work / f"{engine}-{n}.log")
             row[engine] = {**res, "wall_s": wall, "peak_mb": peak}
             print(f"{n:,} {engine}: {wall:.1f} s, peak {peak:.0f} MB, steps {res['steps']}", flush=True)
         row["compare"] = compare(row["local"]["path"], row["spark"]["path"])
@@ -174,7 +188,11 @@ def main(argv: list[str] | None = None) -> None:
                 f"{st.get('levels', 0):.1f} | {st.get('bounds', 0):.1f} | "
                 f"{(st.get('rest', 0) if engine == 'spark' else e['run_s']):.1f} | {e['peak_mb']:.0f} |"
             )
-    lines += ["", "| entities | rows compared | mismatches (beyond 1e-9 or unequal) | max abs diff (pp) |", "|---:|---:|---|---:|"]
+    lines += [
+        "",
+        "| entities | rows compared | mismatches (beyond 1e-9 or unequal) | max abs diff (pp) |",
+        "|---:|---:|---|---:|",
+    ]
     for r in rows:
         c = r["compare"]
         lines.append(
