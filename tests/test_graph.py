@@ -162,3 +162,37 @@ def test_cli_control_and_state_share_json(mini_db):
     assert [r["id"] for r in data["results"]] == ["cn-aico"]
     assert data["results"][0]["state_share"] == {"lo": 0.0, "hi": 100.0}
     assert data["results"][0]["state_class"]["certainty"] == "possible"
+
+
+def test_condensation_orders_owners_first_even_when_labels_do_not(monkeypatch):
+    """The Kahn fallback gives the same answers as scipy's label order."""
+    import statecap.graph.condense as condense
+    from statecap.graph.synth import generate
+
+    reg = generate(2000, 9)
+    st = reg.stakes
+    args = (
+        reg.entities["id"],
+        reg.entities["kind"],
+        st["owner"],
+        st["owned"],
+        st["share_lo"],
+        st["share_hi"],
+    )
+    expected = state_share(graph_from_arrays(*args))
+    real = condense.connected_components
+
+    def shuffled(*a, **k):
+        ncomp, labels = real(*a, **k)
+        perm = np.random.default_rng(0).permutation(ncomp)
+        return ncomp, perm[labels]
+
+    monkeypatch.setattr(condense, "connected_components", shuffled)
+    g = graph_from_arrays(*args)
+    got = state_share(g)
+    np.testing.assert_allclose(got.lo, expected.lo, atol=1e-9)
+    np.testing.assert_allclose(got.hi, expected.hi, atol=1e-9)
+    cond = condense.condensation(g)
+    rank = cond.layout.rank
+    cross = cond.comp[g.edge_owner] != cond.comp[g.edge_owned]
+    assert np.all(rank[cond.comp[g.edge_owner][cross]] < rank[cond.comp[g.edge_owned][cross]])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numba as nb
 import numpy as np
@@ -15,23 +16,34 @@ from statecap.graph.model import OwnershipGraph
 class Condensation:
     """The graph's SCCs: ``comp[v]`` per entity, components in topological ``order`` (owners first).
 
-    Members of component c are ``members[mem_ptr[c]:mem_ptr[c+1]]``; ``cyclic[c]`` when a stake
-    joins two of its members (self holdings are dropped when the graph is built).
+    ``cyclic[c]`` when a stake joins two members of component c (self holdings are dropped when
+    the graph is built). ``layout`` renumbers the entities in that order for the kernels.
     """
 
     comp: np.ndarray
     order: np.ndarray
-    mem_ptr: np.ndarray
-    members: np.ndarray
     cyclic: np.ndarray
     layout: TopoLayout
 
     @property
     def n_components(self) -> int:
-        return len(self.mem_ptr) - 1
+        return len(self.order)
 
     def component_members(self, c: int) -> np.ndarray:
-        return self.members[self.mem_ptr[c] : self.mem_ptr[c + 1]]
+        """Entities of component c (original indices)."""
+        return self.layout.members(int(self.layout.rank[c]))
+
+    @cached_property
+    def mem_ptr(self) -> np.ndarray:
+        """Members of component c are ``members[mem_ptr[c]:mem_ptr[c+1]]`` (by component label)."""
+        return np.concatenate([[0], np.cumsum(np.bincount(self.comp, minlength=self.n_components))]).astype(
+            np.int64
+        )
+
+    @cached_property
+    def members(self) -> np.ndarray:
+        """Entities grouped by component label (see `mem_ptr`)."""
+        return np.argsort(self.comp, kind="stable").astype(np.int64)
 
 
 @dataclass(frozen=True)
@@ -40,12 +52,13 @@ class TopoLayout:
 
     Position q holds entity ``perm[q]`` (``pos`` is the inverse); the r-th component in
     topological order holds positions ``cptr[r]..cptr[r+1]-1`` and ``cyclic[r]`` says whether it
-    has an internal stake. ``in_ptr, in_idx, in_lo, in_hi`` are the owners of each position
+    has an internal stake; component c is the ``rank[c]``-th. ``in_ptr, in_idx, in_lo, in_hi`` are the owners of each position
     (as positions) with the stake bounds: every owner outside a component comes before it.
     """
 
     perm: np.ndarray
     pos: np.ndarray
+    rank: np.ndarray
     cptr: np.ndarray
     cyclic: np.ndarray
     in_ptr: np.ndarray
@@ -109,32 +122,32 @@ def condensation_order(n, comp, ncomp, out_ptr, out_idx):
 
 
 @nb.njit(cache=True)
-def topo_layout(comp, order, mem_ptr, members, cyclic, in_ptr, in_idx, in_lo, in_hi):
-    """Renumber entities in topological order of their components (see TopoLayout)."""
+def topo_layout(comp, rank, cyclic, in_ptr, in_idx, in_lo, in_hi):
+    """Renumber entities so that components come in the order given by `rank` (see TopoLayout)."""
     n = len(comp)
-    ncomp = len(order)
+    ncomp = len(rank)
     cptr = np.zeros(ncomp + 1, np.int64)
+    for v in range(n):
+        cptr[rank[comp[v]] + 1] += 1
+    for r in range(ncomp):
+        cptr[r + 1] += cptr[r]
+    fill = cptr[:-1].copy()
     perm = np.empty(n, np.int64)
-    p = 0
-    for r in range(ncomp):
-        c = order[r]
-        cptr[r] = p
-        for k in range(mem_ptr[c], mem_ptr[c + 1]):
-            perm[p] = members[k]
-            p += 1
-    cptr[ncomp] = p
     pos = np.empty(n, np.int64)
-    for q in range(n):
-        pos[perm[q]] = q
-    rcyc = np.empty(ncomp, np.bool_)
-    for r in range(ncomp):
-        rcyc[r] = cyclic[order[r]]
+    for v in range(n):
+        r = rank[comp[v]]
+        perm[fill[r]] = v
+        pos[v] = fill[r]
+        fill[r] += 1
+    rcyc = np.zeros(ncomp, np.bool_)
+    for c in range(ncomp):
+        rcyc[rank[c]] = cyclic[c]
     m = len(in_idx)
     p_ptr = np.zeros(n + 1, np.int64)
     for q in range(n):
         v = perm[q]
         p_ptr[q + 1] = p_ptr[q] + in_ptr[v + 1] - in_ptr[v]
-    p_idx = np.empty(m, np.int64)
+    p_idx = np.empty(m, np.int32)
     p_lo = np.empty(m)
     p_hi = np.empty(m)
     for q in range(n):
@@ -145,25 +158,39 @@ def topo_layout(comp, order, mem_ptr, members, cyclic, in_ptr, in_idx, in_lo, in
             p_lo[e0] = in_lo[e]
             p_hi[e0] = in_hi[e]
             e0 += 1
-    return perm, pos, cptr, rcyc, p_ptr, p_idx, p_lo, p_hi
+    return perm, pos, rank, cptr, rcyc, p_ptr, p_idx, p_lo, p_hi
 
 
 def condensation(graph: OwnershipGraph) -> Condensation:
-    """Condense `graph` (computed once per graph object and kept on it)."""
+    """Condense `graph` (computed once per graph object and kept on it).
+
+    scipy's strong components (Pearce's algorithm) come out labelled so that an owner's
+    component has a higher label than the owned one's; that gives the topological order for
+    free. It is checked on every stake, and Kahn's algorithm orders the components otherwise.
+    """
     cached = graph.__dict__.get("_condensation")
     if cached is not None:
         assert isinstance(cached, Condensation)
         return cached
     ncomp, labels = connected_components(graph.W_lo, directed=True, connection="strong")
-    out_ptr, out_idx = graph.out_csr
-    order, mem_ptr, members, cyclic = condensation_order(
-        graph.n, labels.astype(np.int64), int(ncomp), out_ptr, out_idx
-    )
-    if len(order) != ncomp:
-        raise RuntimeError("condensation is not acyclic: strongly connected components are inconsistent")
     comp = labels.astype(np.int64)
+    lo_own = comp[graph.edge_owner]
+    lo_owned = comp[graph.edge_owned]
+    inner = lo_own == lo_owned
+    cyclic = np.zeros(ncomp, dtype=bool)
+    cyclic[lo_own[inner]] = True
+    if bool(np.all(lo_own[~inner] > lo_owned[~inner])):
+        order = np.arange(ncomp - 1, -1, -1, dtype=np.int64)
+    else:
+        out_ptr, out_idx = graph.out_csr
+        order, _mem_ptr, _members, _cyc = condensation_order(graph.n, comp, int(ncomp), out_ptr, out_idx)
+        if len(order) != ncomp:
+            raise RuntimeError("condensation is not acyclic: strongly connected components are inconsistent")
+    del lo_own, lo_owned, inner
+    rank = np.empty(ncomp, dtype=np.int64)
+    rank[order] = np.arange(ncomp, dtype=np.int64)
     in_ptr, in_idx, in_lo, in_hi = graph.in_csr
-    layout = TopoLayout(*topo_layout(comp, order, mem_ptr, members, cyclic, in_ptr, in_idx, in_lo, in_hi))
-    result = Condensation(comp, order, mem_ptr, members, cyclic, layout)
+    layout = TopoLayout(*topo_layout(comp, rank, cyclic, in_ptr, in_idx, in_lo, in_hi))
+    result = Condensation(comp, order, cyclic, layout)
     graph.__dict__["_condensation"] = result
     return result

@@ -6,8 +6,9 @@ DuckDB numbers the entities (their row ids) and joins the stakes to those number
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import duckdb
@@ -18,7 +19,7 @@ import scipy.sparse as sp
 from scipy.sparse.csgraph import breadth_first_order
 
 from statecap.errors import StoreError, UsageError
-from statecap.graph.model import OwnershipGraph, _assemble, _kind_codes, graph_from_arrays
+from statecap.graph.model import OwnershipGraph, _assemble, _kind_codes
 from statecap.model.taxonomy import load_taxonomy
 
 STAKE_TYPES = ("equity", "voting")
@@ -60,59 +61,90 @@ def load_graph(
     day = as_of if as_of is not None else dt.date.today()
     kinds = _check_types(types)
     try:
-        ents = con.sql("SELECT id, name, kind, sectors FROM entities ORDER BY rowid").to_arrow_table()
-        stakes = con.sql(
-            """
-            WITH e AS (SELECT id, rowid AS idx FROM entities)
-            SELECT o.idx AS owner, d.idx AS owned, s.share_lo, s.share_hi, s.share_kind, s.direct, s.id
-            FROM stakes s JOIN e o ON s.owner = o.id JOIN e d ON s.owned = d.id
-            WHERE list_contains($types, s.type)
-              AND (s.valid_from IS NULL OR s.valid_from <= $day)
-              AND (s.valid_to IS NULL OR $day < s.valid_to)
-            """,
-            params={"types": kinds, "day": day},
-        ).to_arrow_table()
+        with _bounded_memory(con):
+            ents = con.sql("SELECT id, name, kind, sectors FROM entities ORDER BY rowid").to_arrow_table()
+            numbered = "SELECT id, rowid AS idx, kind IN $state_kinds AS organ FROM entities"
+            stakes, total = _stake_query(con, numbered, "stakes", kinds, day)
     except duckdb.Error as exc:
         raise StoreError(f"cannot read entities and stakes from the store: {exc}") from None
-    return _from_tables(ents, stakes, as_of=day, indirect=indirect, owner_is_index=True)
+    return _from_tables(ents, stakes, as_of=day, indirect=indirect, total=total)
+
+
+LOAD_MEMORY_LIMIT = "1GB"
+
+
+@contextlib.contextmanager
+def _bounded_memory(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """Keep DuckDB's buffer pool small while the graph is read (it would otherwise keep the
+    store's pages cached beside the arrays), and restore the caller's setting after."""
+    try:
+        prev = con.execute("SELECT current_setting('memory_limit')").fetchone()
+    except duckdb.Error:
+        prev = None
+    if prev is None:
+        yield
+        return
+    try:
+        con.execute(f"SET memory_limit = '{LOAD_MEMORY_LIMIT}'")
+    except duckdb.Error:
+        yield
+        return
+    try:
+        yield
+    finally:
+        con.execute(f"SET memory_limit = '{prev[0]}'")
+
+
+def _stake_query(
+    con: duckdb.DuckDBPyConnection, numbered: str, stakes_from: str, kinds: list[str], day: dt.date
+) -> tuple[pa.Table, int]:
+    """Stakes valid on `day` as entity numbers, bounds as fractions and kind codes; the rows that
+    carry nothing (self holdings, upper bound 0, stakes held in state organs) are left out.
+    Returns the table and the number of stakes valid on the day before that."""
+    state_kinds = sorted(load_taxonomy().state_kinds)
+    where = """list_contains($types, s.type)
+              AND (s.valid_from IS NULL OR s.valid_from <= $day)
+              AND (s.valid_to IS NULL OR $day < s.valid_to)"""
+    stakes = con.sql(
+        f"""
+        WITH e AS ({numbered})
+        SELECT CAST(o.idx AS INTEGER) AS owner, CAST(d.idx AS INTEGER) AS owned,
+               s.share_lo / 100.0 AS lo, s.share_hi / 100.0 AS hi,
+               CAST(CASE s.share_kind WHEN 'exact' THEN 0 WHEN 'range' THEN 1 ELSE 2 END AS TINYINT) AS kind,
+               coalesce(s.direct, true) AS direct, s.id
+        FROM {stakes_from} s JOIN e o ON s.owner = o.id JOIN e d ON s.owned = d.id
+        WHERE {where} AND s.owner <> s.owned AND s.share_hi > 0 AND NOT d.organ
+        """,
+        params={
+            "types": kinds,
+            "day": day,
+            **({"state_kinds": state_kinds} if "$state_kinds" in numbered else {}),
+        },
+    ).to_arrow_table()
+    row = con.execute(
+        f"SELECT count(*) FROM {stakes_from} s WHERE {where}", {"types": kinds, "day": day}
+    ).fetchone()
+    return stakes, int(row[0]) if row else 0
 
 
 def _from_tables(
-    ents: pa.Table, stakes: pa.Table, *, as_of: dt.date | None, indirect: str, owner_is_index: bool
+    ents: pa.Table, stakes: pa.Table, *, as_of: dt.date | None, indirect: str, total: int
 ) -> OwnershipGraph:
-    if not owner_is_index:
-        return graph_from_arrays(
-            ents["id"], ents["kind"], stakes["owner"], stakes["owned"], stakes["share_lo"], stakes["share_hi"],
-            names=ents["name"] if "name" in ents.column_names else None,
-            sectors=ents["sectors"] if "sectors" in ents.column_names else None,
-            share_kind=stakes["share_kind"] if "share_kind" in stakes.column_names else None,
-            stake_ids=stakes["id"] if "id" in stakes.column_names else None,
-            direct=_col(stakes, "direct", True), as_of=as_of,
-        )  # fmt: skip
     n = ents.num_rows
-    ids_arr = ents["id"].combine_chunks()
     kind_codes, kind_names = _kind_codes(ents["kind"])
     state_kinds = load_taxonomy().state_kinds
     is_state = np.zeros(n, dtype=bool)
     for i, k in enumerate(kind_names):
         if k in state_kinds:
             is_state |= kind_codes == i
-    o = _np(stakes["owner"], np.int64)
-    d = _np(stakes["owned"], np.int64)
-    lo = _np(stakes["share_lo"], np.float64) / 100.0
-    hi = _np(stakes["share_hi"], np.float64) / 100.0
-    kc, kn = _kind_codes(stakes["share_kind"])
-    from statecap.graph.model import _KIND_CODE
-
-    remap = np.array([_KIND_CODE.get(k, 1) for k in kn], dtype=np.int8) if kn else np.zeros(1, np.int8)
-    kind = remap[kc] if len(kc) else np.zeros(0, np.int8)
-    direct = _col(stakes, "direct", True)
-    stake_arr = stakes["id"].combine_chunks()
     graph = _assemble(
-        n=n, ids_arr=ids_arr, names_arr=ents["name"].combine_chunks(), kind_codes=kind_codes,
-        kind_names=kind_names, sectors_arr=ents["sectors"].combine_chunks(), is_state=is_state, o=o, d=d,
-        lo=lo, hi=hi, kind=kind, direct=direct, stake_arr=stake_arr, as_of=as_of,
+        n=n, ids_arr=ents["id"].combine_chunks(), names_arr=ents["name"].combine_chunks(), kind_codes=kind_codes,
+        kind_names=kind_names, sectors_arr=ents["sectors"].combine_chunks(), is_state=is_state,
+        o=_np(stakes["owner"], np.int32), d=_np(stakes["owned"], np.int32), lo=_np(stakes["lo"], np.float64),
+        hi=_np(stakes["hi"], np.float64), kind=_np(stakes["kind"], np.int8), direct=_col(stakes, "direct", True),
+        stake_arr=stakes["id"].combine_chunks(), as_of=as_of,
     )  # fmt: skip
+    graph.dropped = {"stakes_carrying_nothing": total - stakes.num_rows}
     return _filter_indirect(graph, indirect)
 
 
@@ -185,20 +217,20 @@ def load_graph_parquet(
     con = duckdb.connect()
     try:
         ents = pq.read_table(ents_path, columns=["id", "name", "kind", "sectors"])
-        numbered = pa.table({"id": ents["id"], "idx": pa.array(np.arange(ents.num_rows, dtype=np.int64))})
-        con.register("e", numbered)
-        stakes = con.sql(
-            f"""
-            SELECT o.idx AS owner, d.idx AS owned, s.share_lo, s.share_hi, s.share_kind, s.direct, s.id
-            FROM read_parquet('{stakes_path.as_posix()}') s JOIN e o ON s.owner = o.id JOIN e d ON s.owned = d.id
-            WHERE list_contains($types, s.type)
-              AND (s.valid_from IS NULL OR s.valid_from <= $day)
-              AND (s.valid_to IS NULL OR $day < s.valid_to)
-            """,
-            params={"types": kinds, "day": day},
-        ).to_arrow_table()
+        state = np.isin(ents["kind"].to_numpy(zero_copy_only=False), sorted(load_taxonomy().state_kinds))
+        numbered = pa.table(
+            {
+                "id": ents["id"],
+                "idx": pa.array(np.arange(ents.num_rows, dtype=np.int64)),
+                "organ": pa.array(state),
+            }
+        )
+        con.register("numbered", numbered)
+        stakes, total = _stake_query(
+            con, "SELECT * FROM numbered", f"read_parquet('{stakes_path.as_posix()}')", kinds, day
+        )
     except duckdb.Error as exc:
         raise UsageError(f"{folder}: cannot read the Parquet files: {exc}") from None
     finally:
         con.close()
-    return _from_tables(ents, stakes, as_of=day, indirect=indirect, owner_is_index=True)
+    return _from_tables(ents, stakes, as_of=day, indirect=indirect, total=total)

@@ -122,17 +122,12 @@ class OwnershipGraph:
         lo.sort_indices()
         hi.sort_indices()
         assert np.array_equal(lo.indices, hi.indices)
-        return (
-            lo.indptr.astype(np.int64),
-            lo.indices.astype(np.int64),
-            lo.data.astype(np.float64),
-            hi.data.astype(np.float64),
-        )
+        return lo.indptr, lo.indices, lo.data, hi.data
 
     @cached_property
     def out_csr(self) -> tuple[np.ndarray, np.ndarray]:
         """Holdings of every entity: (indptr, owned indices) of W."""
-        return self.W_lo.indptr.astype(np.int64), self.W_lo.indices.astype(np.int64)
+        return self.W_lo.indptr, self.W_lo.indices
 
     def stake_id(self, edge: int) -> str:
         return str(self.edge_stake[int(edge)].as_py())
