@@ -26,9 +26,14 @@ import numpy as np
 import pandas as pd
 
 from statecap.analytics import _kernels as K
+from statecap.analytics.control import LAPORTA_THRESHOLDS
 
-# value columns per mode: (prefix, kernel mode, threshold)
-MODES = (("s", K.SHARE, 0.0), ("a", K.CONTROL, 0.20), ("b", K.CONTROL, 0.10))
+# value columns per mode: (prefix, kernel mode, threshold): the state share, La Porta at 20% and 10%
+MODES = (
+    ("s", K.SHARE, 0.0),
+    ("a", K.CONTROL, LAPORTA_THRESHOLDS[0]),
+    ("b", K.CONTROL, LAPORTA_THRESHOLDS[1]),
+)
 VALUE_COLS = [f"{p}_{b}" for p, _, _ in MODES for b in ("lo", "hi")]
 VALUES_DDL = (
     "node long, root boolean, reach boolean, " + ", ".join(f"{c} double" for c in VALUE_COLS) + ", flags int"
@@ -37,10 +42,6 @@ MSG_DDL = (
     "owned long, owner long, lw double, hw double, oroot boolean, oreach boolean, "
     + ", ".join(f"{c} double" for c in VALUE_COLS)
     + ", dcyclic boolean, dcomp long"
-)
-COMP_IN_DDL = (
-    "comp long, owned long, owner long, lw double, hw double, internal boolean, oroot boolean, oreach boolean, "
-    + ", ".join(f"{c} double" for c in VALUE_COLS)
 )
 
 
@@ -224,6 +225,7 @@ def evaluate_component(pdf: pd.DataFrame) -> pd.DataFrame:
 
 
 def _exists(spark: Any, path: str) -> bool:
+    """Whether `path` exists on the file system Spark reads it from (local, HDFS, S3, ...)."""
     jvm = spark.sparkContext._jvm
     p = jvm.org.apache.hadoop.fs.Path(path)
     fs = p.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
