@@ -126,6 +126,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--driver-memory", default="14g")
     ap.add_argument("--workdir", default=None)
     ap.add_argument("--no-write", action="store_true")
+    ap.add_argument("--report-from", default=None, help="write RESULTS.md from a finished run's results.json")
     ap.add_argument("--one", nargs=4, metavar=("ENGINE", "REGISTRY", "OUT", "MASTER"), help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.one:
@@ -133,7 +134,10 @@ def main(argv: list[str] | None = None) -> None:
         return
     sizes = [int(s) for s in (args.sizes or ("20000" if args.quick else "1000000,10000000")).split(",")]
     work = Path(args.workdir or tempfile.mkdtemp(prefix="bench-spark-"))
-    rows = []
+    rows: list[dict[str, Any]] = []
+    if args.report_from:
+        rows = json.loads((Path(args.report_from) / "results.json").read_text())
+        sizes = []
     for n in sizes:
         reg = work / f"synth-{n}-{args.seed}"
         if not (reg / "stakes.parquet").exists():
