@@ -90,7 +90,7 @@ class DomesticFirm(mesa.Agent):
         rel = _div(_div(r_eff, self.rev), m.sv["rd_intensity"][s])
         g_front = m.sv["frontier_growth"][s]
         g_know = (
-            p["knowledge_productivity"]
+            m.sv["knowledge_productivity"][s]
             * g_front
             * eps
             * rel ** p["research_elasticity"]
@@ -148,7 +148,7 @@ class DomesticFirm(mesa.Agent):
             + self.state_inv
             + self.private_inv
             + co_invest
-            + p["state_capital_yield"] * (self.gf + self.equity_in + self.credit + self.jv_money)
+            + m.sv["state_capital_yield"][s] * (self.gf + self.equity_in + self.credit + self.jv_money)
         )
         dep = p["depreciation"]
         self.Kp = self.Kp * (1.0 - dep) + completed
@@ -289,7 +289,9 @@ class PolicyLabModel(mesa.Model):
         self.foreign: list[ForeignFirm] = []
         for i in foreign:
             s = int(ag.sector[i])
-            d_eff0 = min(1.0, float(inputs.domestic_demand_share[s, 0]) + p["control_demand_shift"] * c0[s])
+            d_eff0 = min(
+                1.0, float(inputs.domestic_demand_share[s, 0]) + sv["control_demand_shift"][s] * c0[s]
+            )
             q = min(max((d0[s] - d_eff0) / max(1.0 - d_eff0, 1e-9), 0.005), 0.995)
             needed = wd0[s] * (1.0 - q) / q
             q_f = min(max(float(ag.capability[i]), 0.01), 1.0) ** sigma
@@ -328,7 +330,7 @@ class PolicyLabModel(mesa.Model):
         self_suff = [0.0] * S
         for s in range(S):
             c = float(inp.export_controls[s, t])
-            d_eff = min(1.0, float(inp.domestic_demand_share[s, t]) + p["control_demand_shift"] * c)
+            d_eff = min(1.0, float(inp.domestic_demand_share[s, t]) + sv["control_demand_shift"][s] * c)
             if self.w_d[s] > 0:
                 self.dom_share[s] = d_eff + (1.0 - d_eff) * _div(self.w_d[s], self.w_d[s] + w_f[s])
             self_suff[s] = 100.0 * (self.dom_share[s] + self.onshore[s] * (1.0 - self.dom_share[s]))

@@ -22,14 +22,12 @@ from statecap.sim.model import (
 GLOBAL_DEFAULTS: dict[str, float] = {
     "soe_efficiency_discount": 0.3,
     "fund_crowding": 0.0,
-    "knowledge_productivity": 1.0,
     "research_elasticity": 0.7,
     "knowledge_spillover": 0.5,
     "learning_rate": 0.0,
     "tech_transfer_rate": 0.0,
     "debt_financed_share": 0.5,
     "debt_repayment_rate": 0.1,
-    "control_demand_shift": 0.0,
     "control_foreign_supply_cut": 0.2,
     "foreign_input_dependence": 0.3,
     "acquisition_gain": 0.1,
@@ -46,7 +44,6 @@ GLOBAL_DEFAULTS: dict[str, float] = {
     "rd_shock_sigma": 0.0,
     "private_liability_ratio": 0.5,
     "build_years": 2.0,
-    "state_capital_yield": 1.0,
 }
 SECTOR_DEFAULTS: dict[str, float] = {
     "market_size_cny_bn": 100.0,
@@ -61,6 +58,9 @@ SECTOR_DEFAULTS: dict[str, float] = {
     "input_dependence": 1.0,
     "state_controlled_capital_share": 0.5,
     "initial_soe_liability_ratio": 60.0,
+    "knowledge_productivity": 1.0,
+    "control_demand_shift": 0.0,
+    "state_capital_yield": 1.0,
 }
 assert set(GLOBAL_DEFAULTS) == set(GLOBAL_PARAMS)
 assert set(SECTOR_DEFAULTS) == set(SECTOR_PARAMS)

@@ -20,10 +20,11 @@ FIXED = {
     "agents.synthetic_foreign_per_sector": 3,
     "observations": False,  # initial conditions from the scenario, not from the series
     "horizon": [2014, 2022],
-    "parameters.control_demand_shift": 0.05,
-    "parameters.state_capital_yield": 0.3,
+    "sectors.semiconductors.control_demand_shift": 0.05,
+    "sectors.semiconductors.state_capital_yield": 0.3,
 }
 RUNS, SEED = 16, 4
+KP = "sectors.semiconductors.knowledge_productivity"
 
 
 def generated_series(store) -> dict[int, float]:
@@ -31,7 +32,7 @@ def generated_series(store) -> dict[int, float]:
     with duckdb.connect(str(store), read_only=True) as con:
         comp, _ = prepare(
             "baseline",
-            {**FIXED, "parameters.knowledge_productivity": TRUE_DELTA},
+            {**FIXED, "sectors.semiconductors.knowledge_productivity": TRUE_DELTA},
             seed=SEED,
             con=con,
             calibration=None,
@@ -53,7 +54,7 @@ def recovered(tmp_path_factory):
 
 def test_a_known_parameter_is_recovered_and_the_holdout_is_met(recovered):
     _, _, fit = recovered
-    p = fit["parameters"]["knowledge_productivity"]
+    p = fit["parameters"][KP]
     assert p["fitted"] and p["value"] == pytest.approx(TRUE_DELTA, abs=0.03)
     assert fit["train_years"] == [2015, 2019] and fit["holdout_years"] == [2020, 2022]
     head = fit["targets"][0]
@@ -74,22 +75,22 @@ def test_the_stored_fit_is_used_by_simulate_only_for_its_own_data(recovered, tmp
     store, _, fit = recovered
     path = save_fit(fit, calibration_path_for(store))
     assert path == store.with_name("store.calibration.json")
-    assert json.loads(path.read_text())["parameters"]["knowledge_productivity"]["fitted"]
-    overrides = {k: v for k, v in FIXED.items() if not k.startswith("parameters.")}
+    assert json.loads(path.read_text())["parameters"][KP]["fitted"]
+    overrides = {k: v for k, v in FIXED.items() if not k.startswith("sectors.")}
     with duckdb.connect(str(store), read_only=True) as con:
         r = simulate("baseline", overrides, runs=4, seed=1, con=con)
     assert r["calibration"]["used"] is True
-    used = r["parameters"]["knowledge_productivity"]
-    assert used["dist"] == "fixed" and used["value"] == pytest.approx(
-        fit["parameters"]["knowledge_productivity"]["value"]
-    )
-    assert r["parameters"]["control_demand_shift"]["dist"] == "uniform"  # not in the fit: its prior
+    used = r["parameters"][KP]
+    assert used["dist"] == "fixed" and used["value"] == pytest.approx(fit["parameters"][KP]["value"])
+    assert (
+        r["parameters"]["sectors.semiconductors.control_demand_shift"]["dist"] == "uniform"
+    )  # not in the fit: its prior
     stale = dict(fit, data_digest="another build")
     save_fit(stale, calibration_path_for(store))
     with duckdb.connect(str(store), read_only=True) as con:
         r = simulate("baseline", overrides, runs=4, seed=1, con=con)
     assert r["calibration"]["used"] is False and "another build" in r["calibration"]["reason"]
-    assert r["parameters"]["knowledge_productivity"]["dist"] == "uniform"
+    assert r["parameters"][KP]["dist"] == "uniform"
 
 
 def test_a_fit_that_misses_the_holdout_is_called_poor(tmp_path):
@@ -106,7 +107,7 @@ def test_too_few_training_points_are_called_underdetermined(tmp_path):
     with duckdb.connect(str(store), read_only=True) as con:
         fit = calibrate(
             "baseline",
-            {k: v for k, v in FIXED.items() if not k.startswith("parameters.")},
+            {k: v for k, v in FIXED.items() if not k.startswith("sectors.")},
             con=con,
             runs=4,
             seed=1,
@@ -120,5 +121,8 @@ def test_without_observations_nothing_is_fitted(mini_db):
     with duckdb.connect(str(mini_db), read_only=True) as con:
         fit = calibrate("baseline", FIXED, con=con, runs=4, seed=1, max_evaluations=5)
     assert fit["fit"] == "unknown" and fit["evaluations"] == 0
+    assert fit["parameters"]["sectors.ai.knowledge_productivity"]["reason"] == (
+        "no training observations for the series it informs"
+    )
     assert not any(p["fitted"] for p in fit["parameters"].values())
     assert "nothing was fitted" in fit["message"]

@@ -98,4 +98,8 @@ def test_calibrate_runs_on_the_builtin_dataset(builtin_db, tmp_path):
     )
     fit = json.loads(proc.stdout)
     assert out.exists() and fit["fit"] in {"good", "fair", "poor", "unknown"}
-    assert set(fit["parameters"]) >= {"knowledge_productivity", "state_capital_yield"}
+    assert set(fit["parameters"]) >= {
+        "sectors.semiconductors.knowledge_productivity",
+        "sectors.semiconductors.state_capital_yield",
+        "debt_repayment_rate",
+    }

@@ -35,7 +35,8 @@ class Target:
         sector: the observation's sector (None: economy-wide, sector field empty).
         output: the model output it is compared with.
         model_sector: the model sector to read, or None to aggregate over sectors.
-        params: the calibrated parameters this series informs.
+        params: the calibrated parameters this series informs (dotted names; sector
+            parameters as ``sectors.<sector>.<name>``).
     """
 
     series: str
@@ -51,7 +52,11 @@ TARGETS = (
         "semiconductors",
         "self_sufficiency",
         "semiconductors",
-        ("knowledge_productivity", "control_demand_shift", "state_capital_yield"),
+        (
+            "sectors.semiconductors.knowledge_productivity",
+            "sectors.semiconductors.control_demand_shift",
+            "sectors.semiconductors.state_capital_yield",
+        ),
     ),
     Target("soe_liability_ratio", None, "soe_debt_ratio", None, ("debt_repayment_rate",)),
 )

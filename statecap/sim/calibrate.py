@@ -71,11 +71,20 @@ def truncate(compiled: Compiled, last_year: int) -> Compiled:
     return replace(compiled, inputs=new)
 
 
-def _with_values(params: Params, names: list[str], x: np.ndarray) -> Params:
+def _with_values(params: Params, names: list[str], x: np.ndarray, sectors: tuple[str, ...]) -> Params:
+    """`params` with the named parameters (dotted names for sector ones) held at `x`."""
     values = dict(params.values)
+    sector_values = dict(params.sector_values)
     for n, v in zip(names, x, strict=True):
-        values[n] = np.full_like(values[n], v)
-    return Params(values=values, sector_values=params.sector_values)
+        if n.startswith("sectors."):
+            _, sector, field = n.split(".", 2)
+            col = sectors.index(sector)
+            arr = sector_values[field].copy()
+            arr[:, col] = v
+            sector_values[field] = arr
+        else:
+            values[n] = np.full_like(values[n], v)
+    return Params(values=values, sector_values=sector_values)
 
 
 def calibrate(
@@ -111,7 +120,7 @@ def calibrate(
     obs = compiled.atlas.observations
     y0 = int(compiled.inputs.years[0])
     first_fit_year = max(TRAIN_YEARS[0], y0 + 1)
-    free_specs: dict[str, ParamSpec] = {n: s for n, s in compiled.specs.items() if s.calibrate}
+    free_specs: dict[str, ParamSpec] = {n: s for n, s in compiled.all_specs().items() if s.calibrate}
     sectors = compiled.inputs.sectors
 
     active = []
@@ -150,7 +159,7 @@ def calibrate(
     def run_with(values: dict[str, float]) -> np.ndarray:
         names = list(values)
         out, _ = run_compiled(
-            short, runs, seed, params=_with_values(base, names, np.array(list(values.values())))
+            short, runs, seed, params=_with_values(base, names, np.array(list(values.values())), sectors)
         )
         return out
 
@@ -205,7 +214,7 @@ def calibrate(
     best_f = objective_total if blocks else float("nan")
 
     # backtest with the fitted values over the whole scenario (training and holdout)
-    full_params = _with_values(_draw(compiled, runs, seed), names, best_x)
+    full_params = _with_values(_draw(compiled, runs, seed), names, best_x, sectors)
     out, _ = run_compiled(compiled, runs, seed, params=full_params)
     targets = []
     for t in TARGETS:

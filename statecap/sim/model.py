@@ -82,14 +82,12 @@ UNITS = {
 GLOBAL_PARAMS = (
     "soe_efficiency_discount",
     "fund_crowding",
-    "knowledge_productivity",
     "research_elasticity",
     "knowledge_spillover",
     "learning_rate",
     "tech_transfer_rate",
     "debt_financed_share",
     "debt_repayment_rate",
-    "control_demand_shift",
     "control_foreign_supply_cut",
     "foreign_input_dependence",
     "acquisition_gain",
@@ -106,7 +104,6 @@ GLOBAL_PARAMS = (
     "rd_shock_sigma",
     "private_liability_ratio",
     "build_years",
-    "state_capital_yield",
 )
 
 SECTOR_PARAMS = (
@@ -122,6 +119,9 @@ SECTOR_PARAMS = (
     "input_dependence",
     "state_controlled_capital_share",
     "initial_soe_liability_ratio",
+    "knowledge_productivity",
+    "control_demand_shift",
+    "state_capital_yield",
 )
 
 
@@ -299,14 +299,12 @@ def run_model(
 
     e = g("soe_efficiency_discount")
     m_crowd = g("fund_crowding")
-    delta = g("knowledge_productivity")
     lam = g("research_elasticity")
     phi_k = g("knowledge_spillover")
     b_learn = -np.log2(1.0 - g("learning_rate"))
     tau = g("tech_transfer_rate")
     psi = g("debt_financed_share")
     rho_l = g("debt_repayment_rate")
-    xi = g("control_demand_shift")
     kappa = g("control_foreign_supply_cut")
     omega = g("foreign_input_dependence")
     chi = g("acquisition_gain")
@@ -322,8 +320,10 @@ def run_model(
     dep = g("depreciation")
     sig_eps = g("rd_shock_sigma")
     build = g("build_years")
-    yield_state = g("state_capital_yield")
 
+    delta = sv("knowledge_productivity")[:, sec]
+    xi = sv("control_demand_shift")  # (R, S)
+    yield_state = sv("state_capital_yield")[:, sec]
     market = sv("market_size_cny_bn").copy()  # (R, S)
     g_market = sv("market_growth")
     g_front = sv("frontier_growth")

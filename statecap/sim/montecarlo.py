@@ -72,7 +72,8 @@ def apply_fit(compiled: Compiled, fit: dict[str, Any] | None) -> tuple[Compiled,
     atlas = compiled.atlas
     if atlas.db_path is not None:
         info["file"] = str(calibration_path_for(atlas.db_path))
-    free = [n for n, s in compiled.specs.items() if s.calibrate]
+    specs = compiled.all_specs()
+    free = [n for n, s in specs.items() if s.calibrate]
     if fit is None:
         info["reason"] = (
             "no calibration stored for this store: run `statecap calibrate`"
@@ -87,9 +88,7 @@ def apply_fit(compiled: Compiled, fit: dict[str, Any] | None) -> tuple[Compiled,
         return compiled, info
     fitted = {k: v["value"] for k, v in (fit.get("parameters") or {}).items() if v.get("fitted")}
     changes = {
-        n: compiled.specs[n].fixed_at(
-            fitted[n], f"calibrated by statecap calibrate ({fit.get('created', '?')})"
-        )
+        n: specs[n].fixed_at(fitted[n], f"calibrated by statecap calibrate ({fit.get('created', '?')})")
         for n in free
         if n in fitted
     }
