@@ -6,6 +6,8 @@ PIP := $(VENV)/bin/pip
 STATECAP := $(VENV)/bin/statecap
 DB ?= out/atlas.duckdb
 REPORT ?= out/report.html
+HOST ?= 127.0.0.1
+PORT ?= 8000
 
 .PHONY: run test check lint typecheck bench install install-test clean
 
@@ -29,6 +31,9 @@ run: $(VENV)/.installed-run
 	$(STATECAP) build --db $(DB)
 	$(STATECAP) summary --db $(DB)
 	$(STATECAP) report --db $(DB) --out $(REPORT)
+	@echo "report:    $(abspath $(REPORT))"
+	@echo "dashboard: http://$(HOST):$(PORT)/  (API docs at /docs; Ctrl-C stops it)"
+	$(STATECAP) serve --db $(DB) --host $(HOST) --port $(PORT)
 
 test: $(VENV)/.installed-test
 	$(VENV)/bin/pytest -n auto --dist loadgroup -q

@@ -3,12 +3,16 @@ own --json output (the API must return what the CLI prints, since both call one 
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import io
 import json
+from urllib.parse import quote
 
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from tests.conftest import run_cli
 
@@ -394,3 +398,36 @@ def test_missing_store_is_503(tmp_path):
     with TestClient(create_app(tmp_path / "nothing.duckdb")) as client:
         r = client.get("/api/health")
         assert r.status_code == 503 and "no store" in r.json()["detail"]
+
+
+FUZZ = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+
+@FUZZ
+@given(q=st.text(max_size=40))
+def test_search_never_fails_on_any_text(mini, q):
+    r = mini.get("/api/entities", params={"q": q})
+    assert r.status_code in (200, 400, 422), r.text
+    if r.status_code != 200:
+        assert r.json()["detail"]
+
+
+@FUZZ
+@given(key=st.text(alphabet=st.characters(blacklist_categories=["Cs"]), min_size=1, max_size=40),
+       path=st.sampled_from(["", "/owners", "/control", "/stakes", "/screen"]))  # fmt: skip
+def test_any_entity_key_is_found_or_404(mini, key, path):
+    r = mini.get(f"/api/entities/{quote(key, safe='')}{path}")
+    assert r.status_code in (200, 404, 422), r.text
+    assert r.json()
+
+
+@FUZZ
+@given(day=st.dates(min_value=dt.date(1900, 1, 1), max_value=dt.date(2200, 12, 31)),
+       limit=st.integers(1, 500), offset=st.integers(0, 10))  # fmt: skip
+def test_any_date_and_page_answer(mini, day, limit, offset):
+    for url in ("/api/entities/cn-chipco/owners", "/api/entities/cn-fund/stakes"):
+        r = mini.get(url, params={"as_of": day.isoformat(), "limit": limit, "offset": offset})
+        assert r.status_code == 200, r.text
+        body = r.json()
+        items = body["owners"] if "owners" in body else body["edges"]
+        assert len(items) <= limit

@@ -148,21 +148,26 @@ def lever_values(name: str) -> list[dict[str, Any]]:
                 if "year" in lever
                 else (float(node) if isinstance(node, int | float) else None)
             )
-        out.append({**lever, "year": lever.get("year"), "value": value})
+        out.append({**lever, "year": lever.get("year"), "value": None if value is None else round(value, 6)})
     return out
 
 
 def _run(request: Request, con: duckdb.DuckDBPyConnection, body: SimulateIn) -> dict[str, Any]:
+    from statecap.sim.atlas import calibration_path_for
     from statecap.sim.montecarlo import simulate
 
     _check_scenario(body.scenario)
     state = request.app.state.statecap
+    # a calibration fit stored beside the store changes the answer: it is part of the question
+    fit = calibration_path_for(state.db)
+    fit_id = fit.stat().st_mtime_ns if fit.exists() else None
     key = (
         body.scenario,
         json.dumps(body.overrides, sort_keys=True, default=str),
         body.runs,
         body.seed,
         body.series,
+        fit_id,
     )
     return state.cached(
         "simulate",

@@ -36,6 +36,7 @@
       this.pairs = new Map();
       this.selected = null;
       this.busy = 0;
+      this.scale = 1;
       this.addNode(focus, 0);
       this.focus = focus.id;
       this.svgNode = svg("svg", { class: "ownership", role: "img", "aria-label": "ownership graph" });
@@ -89,6 +90,12 @@
       this.draw();
     }
 
+    /** Zoom by a factor (0.3x to 2x), keeping the drawing as it is. */
+    zoom(factor) {
+      this.scale = Math.min(2, Math.max(0.3, this.scale * factor));
+      this.draw();
+    }
+
     /** Expand owners breadth-first until a state organ appears or nothing is left (max `rounds`). */
     async expandToState(rounds) {
       for (let i = 0; i < (rounds || 6); i++) {
@@ -139,10 +146,10 @@
       const minY = Math.min(...nodes.map((n) => n.y)) - 40, maxY = Math.max(...nodes.map((n) => n.y + H)) + 40;
       const s = this.svgNode;
       s.setAttribute("viewBox", [minX, minY, maxX - minX, maxY - minY].join(" "));
-      s.setAttribute("width", maxX - minX);
-      s.setAttribute("height", maxY - minY);
+      s.setAttribute("width", Math.round((maxX - minX) * this.scale));
+      s.setAttribute("height", Math.round((maxY - minY) * this.scale));
       while (s.firstChild) s.removeChild(s.firstChild);
-      s.appendChild(svg("defs", {}, svg("marker", { id: "arrow", viewBox: "0 0 10 10", refX: 9, refY: 5, markerWidth: 7, markerHeight: 7, orient: "auto-start-reverse" },
+      s.appendChild(svg("defs", {}, svg("marker", { id: "arrow", viewBox: "0 0 10 10", refX: 9, refY: 5, markerWidth: 9, markerHeight: 9, markerUnits: "userSpaceOnUse", orient: "auto-start-reverse" },
         svg("path", { d: "M 0 0 L 10 5 L 0 10 z", fill: "#8892a6" }))));
       const edges = svg("g", { class: "edges" });
       const labels = svg("g", { class: "edge-labels" });

@@ -56,9 +56,10 @@
       SC.fill(levers, s.levers.map((lv) => {
         const value = lv.value === null ? lv.min : lv.value;
         const out = el("output", {}, String(value));
+        // only levers the user moves become overrides (a slider snaps the scenario's own value to its step)
         const input = el("input", { type: "range", min: lv.min, max: lv.max, step: lv.step, value: value, "data-key": lv.key, "aria-label": lv.label,
-          oninput: (e) => { out.textContent = e.target.value; } });
-        sliders.set(lv.key, { lever: lv, input: input, start: value });
+          oninput: (e) => { out.textContent = e.target.value; e.target.dataset.moved = "1"; } });
+        sliders.set(lv.key, { lever: lv, input: input });
         return el("div", { class: "lever" }, el("span", {}, lv.label, el("div", { class: "muted small" }, lv.unit + " · as written: " + (lv.value === null ? "–" : lv.value))), input, out);
       }));
     };
@@ -69,9 +70,8 @@
     const body = (overrides) => ({ scenario: pick.value, overrides: overrides, runs: Number(runs.value), seed: Number(seed.value), series: true });
     const currentOverrides = () => {
       const o = {};
-      for (const { lever, input, start } of sliders.values()) {
-        const v = Number(input.value);
-        if (Math.abs(v - start) > 1e-12) Object.assign(o, overrideFor(lever, v));
+      for (const { lever, input } of sliders.values()) {
+        if (input.dataset.moved) Object.assign(o, overrideFor(lever, Number(input.value)));
       }
       return o;
     };

@@ -53,6 +53,8 @@
           [["state organ", "#c0392b"], ["state fund", "#e67e22"], ["SOE", "#d4a017"], ["company", "#2c6fbb"], ["foreign", "#7f8c8d"]]
             .map(([t, c]) => el("span", {}, el("i", { style: "background:" + c }), t))),
         el("button", { type: "button", id: "expand-state" }, "expand owners up to the state"),
+        el("button", { type: "button", id: "zoom-out", "aria-label": "zoom out" }, "−"),
+        el("button", { type: "button", id: "zoom-in", "aria-label": "zoom in" }, "+"),
         el("span", { class: "muted small" }, "▲ loads owners, ▼ loads holdings; click a share to see its sources.")),
       graphHost,
       el("h2", {}, "Screening"), screenBox,
@@ -60,24 +62,31 @@
       el("h2", {}, "Owners, direct and indirect"), ownersBox,
       el("h2", {}, "Money"), moneyBox);
 
+    // every question is asked at once; each part of the page fills in as its answer arrives
+    const base = "/api/entities/" + encodeURIComponent(id);
+    const quiet = (p) => { p.catch(() => null); return p; };
+    const owners = quiet(SC.api(base + "/owners?paths=3&limit=100" + (asOf ? "&as_of=" + asOf : "")));
+    const control = quiet(SC.api(base + "/control" + q));
+    const screen = quiet(SC.api(base + "/screen" + q));
     let ent;
     try {
-      ent = await SC.api("/api/entities/" + encodeURIComponent(id) + q);
+      ent = await SC.api(base + q);
     } catch (e) { SC.fill(head, SC.error(e)); [stateCard, ownersBox, controlBox, screenBox].forEach((b) => SC.fill(b)); return; }
     renderHead(head, ent);
     document.title = ent.name + " — statecap";
 
     const graph = new SC.OwnershipGraph(graphHost, ent, { asOf: asOf });
     main.querySelector("#expand-state").addEventListener("click", () => graph.expandToState(8).catch((e) => graph.onError(e)));
+    main.querySelector("#zoom-out").addEventListener("click", () => graph.zoom(1 / 1.25));
+    main.querySelector("#zoom-in").addEventListener("click", () => graph.zoom(1.25));
     Promise.all([graph.expand(ent.id, "owners"), graph.expand(ent.id, "holdings")]).catch((e) => graph.onError(e));
 
-    const base = "/api/entities/" + encodeURIComponent(ent.id);
-    SC.api(base + "/owners?paths=3&limit=100" + (asOf ? "&as_of=" + asOf : ""))
-      .then((r) => { renderState(stateCard, r); renderOwners(ownersBox, r); })
+    owners.then((r) => { renderState(stateCard, r); renderOwners(ownersBox, r); })
       .catch((e) => { SC.fill(stateCard, SC.error(e)); SC.fill(ownersBox); });
-    SC.api(base + "/control" + q).then((r) => renderControl(controlBox, r)).catch((e) => SC.fill(controlBox, SC.error(e)));
-    SC.api(base + "/screen" + q).then((r) => renderScreen(screenBox, r)).catch((e) => SC.fill(screenBox, SC.error(e)));
-    SC.fill(moneyBox, el("button", { type: "button", id: "load-money", onclick: () => loadMoney(moneyBox, base, asOf) }, "show where its money went and came from"));
+    control.then((r) => renderControl(controlBox, r)).catch((e) => SC.fill(controlBox, SC.error(e)));
+    screen.then((r) => renderScreen(screenBox, r)).catch((e) => SC.fill(screenBox, SC.error(e)));
+    const money = "/api/entities/" + encodeURIComponent(ent.id);
+    SC.fill(moneyBox, el("button", { type: "button", id: "load-money", onclick: () => loadMoney(moneyBox, money, asOf) }, "show where its money went and came from"));
   };
 
   function renderHead(head, e) {
