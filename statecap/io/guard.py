@@ -21,6 +21,8 @@ from statecap.errors import DataError, Problem
 MAX_JSON_DEPTH = 100
 JSON_FORMATS = ("bods", "ftm", "gleif")
 CHUNK = 1 << 22
+# The longest CSV cell read (Python's default limit): longer is a broken or hostile file.
+MAX_CSV_CELL = 131_072
 # Files up to this size are read whole to say where the first byte that is not UTF-8 is.
 LOCATE_LIMIT = 64 * 1024 * 1024
 
@@ -127,7 +129,12 @@ def _is_bad_utf8(path: Path) -> bool:
 
 @contextlib.contextmanager
 def reading(file: str) -> Iterator[None]:
-    """Turn what a reader's parser raises on a hostile file into a DataError naming the file."""
+    """Turn what a reader's parser raises on a hostile file into a DataError naming the file.
+
+    CSV cells are limited to `MAX_CSV_CELL` characters while the file is read, whatever another
+    library set the process-wide limit to (followthemoney raises it on import).
+    """
+    previous = csv.field_size_limit(MAX_CSV_CELL)
     try:
         yield
     except UnicodeDecodeError:
@@ -139,3 +146,5 @@ def reading(file: str) -> Iterator[None]:
         raise DataError(Problem(file, None, None, f"not a readable CSV file: {reason}")) from None
     except RecursionError:
         raise DataError(Problem(file, None, None, "input nested too deeply to read")) from None
+    finally:
+        csv.field_size_limit(previous)

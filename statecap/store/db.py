@@ -17,6 +17,11 @@ from typing import Any
 
 import duckdb
 
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None  # type: ignore[assignment]
+
 from statecap.errors import StoreError
 from statecap.store.schema import SCHEMA_VERSION
 
@@ -87,6 +92,31 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+@contextlib.contextmanager
+def writer_lock(path: Path) -> Iterator[None]:
+    """Hold the store's writer lock: one build or import at a time per store file.
+
+    Without it two imports started together would both copy the old store and the second swap
+    would drop the first import. The lock is advisory (``flock`` on the store's folder, so no
+    lock file is left behind; stores in one folder take turns too); readers never take it. While
+    it is held, temporary files of writers that were killed are removed.
+    """
+    if fcntl is None:  # pragma: no cover - not POSIX: no lock
+        yield
+        return
+    fd = os.open(str(path.parent), os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        prefix = f".{path.name}."
+        for entry in os.scandir(path.parent):
+            if entry.name.startswith(prefix) and entry.name.endswith((".tmp", ".tmp.wal")):
+                with contextlib.suppress(OSError):
+                    os.unlink(entry.path)
+        yield
+    finally:
+        os.close(fd)
+
+
 def write_atomically(
     db: str | Path | None,
     fill: Callable[[duckdb.DuckDBPyConnection], None],
@@ -95,10 +125,17 @@ def write_atomically(
     """Produce a new store with `fill` and swap it in; on any error the old store is untouched.
 
     With ``start_from_existing`` the new store starts as a copy of the current one (imports);
-    otherwise it starts empty (builds).
+    otherwise it starts empty (builds). Writers to one store take turns (`writer_lock`).
     """
     path = resolve_db_path(db)
     path.parent.mkdir(parents=True, exist_ok=True)
+    with writer_lock(path):
+        return _write_locked(path, fill, start_from_existing)
+
+
+def _write_locked(
+    path: Path, fill: Callable[[duckdb.DuckDBPyConnection], None], start_from_existing: bool
+) -> Path:
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=str(path.parent))
     os.close(fd)
     tmp = Path(tmp_name)
