@@ -451,3 +451,25 @@ def test_exact_stakes_never_give_possible(g, data):
     res = _run(n, exact, {}, roots, [], spec)
     assert (res.possible == res.definite).all()
     np.testing.assert_allclose(res.agg_lo, res.agg_hi)
+
+
+def test_graph_matrix_from_a_graph():
+    from statecap.graph.model import graph_from_arrays
+
+    ids = ["a", "b", "c", "d"]
+    g = graph_from_arrays(
+        ids, ["company"] * 4, ["a", "a", "b", "c"], ["b", "b", "c", "d"], [20, 40, 0, 30], [20, 50, 100, 30]
+    )
+    m = R.graph_matrix(g)  # all stakes direct: the graph's own matrices
+    got = {(int(o), int(d)): (lo, hi) for o, d, lo, hi in _pairs(m)}
+    assert got == {(0, 1): (pytest.approx(0.6), pytest.approx(0.7)), (1, 2): (0.0, 1.0), (2, 3): (0.3, 0.3)}
+    assert m.total_lo.tolist() == pytest.approx([0.0, 0.6, 0.0, 0.3])
+    slow = R.stake_matrix(4, g.edge_owner, g.edge_owned, g.edge_lo, g.edge_hi)
+    for field in ("ptr", "idx", "lo", "hi", "total_lo"):
+        np.testing.assert_allclose(getattr(m, field), getattr(slow, field))
+    # a stake recorded as indirect counts as [0, 100%]: the intermediaries it passes through are not named
+    g2 = graph_from_arrays(
+        ids, ["company"] * 4, ["a", "c"], ["b", "d"], [60, 30], [60, 30], direct=[False, True]
+    )
+    got = {(int(o), int(d)): (lo, hi) for o, d, lo, hi in _pairs(R.graph_matrix(g2))}
+    assert got == {(0, 1): (0.0, 1.0), (2, 3): (0.3, 0.3)}

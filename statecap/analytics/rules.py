@@ -177,6 +177,10 @@ def graph_matrix(graph: OwnershipGraph, indirect_as_possible: bool = True) -> St
     holding through an intermediary only when the intermediary is itself caught, and then in
     full, which a reported (multiplied) aggregate neither proves nor bounds.
     """
+    if graph.edge_direct.all() or not indirect_as_possible:
+        fast = _from_graph_csr(graph)
+        if fast is not None:
+            return fast
     lo = graph.edge_lo.astype(np.float64)
     hi = graph.edge_hi.astype(np.float64)
     if indirect_as_possible and not graph.edge_direct.all():
@@ -184,6 +188,25 @@ def graph_matrix(graph: OwnershipGraph, indirect_as_possible: bool = True) -> St
         lo = np.where(ind, 0.0, lo)
         hi = np.where(ind, 1.0, hi)
     return stake_matrix(graph.n, graph.edge_owner, graph.edge_owned, lo, hi)
+
+
+def _from_graph_csr(graph: OwnershipGraph) -> StakeMatrix | None:
+    """The graph's own W_lo/W_hi (pairs already summed and capped) when they share one structure."""
+    lo_m, hi_m = graph.W_lo, graph.W_hi
+    if not (np.array_equal(lo_m.indptr, hi_m.indptr) and np.array_equal(lo_m.indices, hi_m.indices)):
+        return None
+    n = graph.n
+    idx = lo_m.indices.astype(np.int64)
+    lo = lo_m.data.astype(np.float64)
+    hi = hi_m.data.astype(np.float64)
+    return StakeMatrix(
+        n,
+        lo_m.indptr.astype(np.int64),
+        idx,
+        lo,
+        hi,
+        np.bincount(idx, weights=lo, minlength=n).astype(np.float64),
+    )
 
 
 def votes_matrix(ownership: StakeMatrix, votes: StakeMatrix | None) -> StakeMatrix:
@@ -216,34 +239,43 @@ def _passes(value, thr, inclusive):
 
 
 @nb.njit(cache=True)
+def _test_value(upper, agg, s, s_lo, m, tot):
+    """The test's value for one entity from its accumulators (see `_cascade_pass`)."""
+    if not agg:
+        return min(m, 1.0)
+    if upper:
+        v = min(s, 1.0 - (tot - s_lo))
+        if v < s_lo:
+            v = s_lo
+        return min(v, 1.0)
+    return min(s, 1.0)
+
+
+@nb.njit(cache=True)
 def _cascade_pass(
     upper,
     roots,
     a_ptr, a_idx, a_lo, a_hi, a_tot, a_thr, a_incl, a_agg,
     has_b,
     b_ptr, b_idx, b_lo, b_hi, b_tot, b_thr, b_incl, b_agg,
+    caught, seen, touched, queue,
+    s_a, s_alo, m_a, s_b, s_blo, m_b, agg_a, agg_b,
 ):  # fmt: skip
-    """One pass (lower or upper) of the cascade from `roots`; returns (caught, order, agg_a, agg_b).
+    """One pass (lower or upper) of the cascade from `roots`; fills `caught`, `agg_a`, `agg_b`.
 
-    agg_* is the test's value per entity given the final caught set: the aggregate of caught
+    Work arrays come in zeroed from the caller (numpy's calloc: pages a pass never touches are
+    never written, which matters at 10M entities); only the entities the pass reaches are
+    visited, and `agg_*` are written for those only (zero elsewhere). Returns how many entities
+    were reached. agg_* is the test's value given the final caught set: the aggregate of caught
     owners' stakes (aggregate tests) or the largest single caught holding (single tests).
     """
     n = len(roots)
-    caught = np.zeros(n, np.bool_)
-    order = np.full(n, -1, np.int64)
-    s_a = np.zeros(n)  # sum over caught owners: lo (lower pass) or hi (upper pass)
-    s_alo = np.zeros(n)  # upper pass: sum of lo over caught owners
-    m_a = np.zeros(n)  # single-holder test: best caught holding
-    s_b = np.zeros(n)
-    s_blo = np.zeros(n)
-    m_b = np.zeros(n)
-    queue = np.empty(n, np.int64)
     head = 0
     tail = 0
+    n_touched = 0
     for v in range(n):
         if roots[v]:
             caught[v] = True
-            order[v] = tail
             queue[tail] = v
             tail += 1
     while head < tail:
@@ -253,6 +285,10 @@ def _cascade_pass(
             j = a_idx[e]
             lo = a_lo[e]
             hi = a_hi[e]
+            if not seen[j]:
+                seen[j] = True
+                touched[n_touched] = j
+                n_touched += 1
             if upper:
                 s_a[j] += hi
                 s_alo[j] += lo
@@ -267,18 +303,8 @@ def _cascade_pass(
                     m_a[j] = lo
             if caught[j]:
                 continue
-            if a_agg:
-                if upper:
-                    val = min(s_a[j], 1.0 - (a_tot[j] - s_alo[j]))
-                    if val < s_alo[j]:
-                        val = s_alo[j]
-                else:
-                    val = s_a[j]
-            else:
-                val = m_a[j]
-            if _passes(min(val, 1.0), a_thr, a_incl):
+            if _passes(_test_value(upper, a_agg, s_a[j], s_alo[j], m_a[j], a_tot[j]), a_thr, a_incl):
                 caught[j] = True
-                order[j] = tail
                 queue[tail] = j
                 tail += 1
         if not has_b:
@@ -287,6 +313,10 @@ def _cascade_pass(
             j = b_idx[e]
             lo = b_lo[e]
             hi = b_hi[e]
+            if not seen[j]:
+                seen[j] = True
+                touched[n_touched] = j
+                n_touched += 1
             if upper:
                 s_b[j] += hi
                 s_blo[j] += lo
@@ -301,40 +331,36 @@ def _cascade_pass(
                     m_b[j] = lo
             if caught[j]:
                 continue
-            if b_agg:
-                if upper:
-                    val = min(s_b[j], 1.0 - (b_tot[j] - s_blo[j]))
-                    if val < s_blo[j]:
-                        val = s_blo[j]
-                else:
-                    val = s_b[j]
-            else:
-                val = m_b[j]
-            if _passes(min(val, 1.0), b_thr, b_incl):
+            if _passes(_test_value(upper, b_agg, s_b[j], s_blo[j], m_b[j], b_tot[j]), b_thr, b_incl):
                 caught[j] = True
-                order[j] = tail
                 queue[tail] = j
                 tail += 1
-    agg_a = np.empty(n)
-    agg_b = np.empty(n)
-    for j in range(n):
-        if a_agg:
-            if upper:
-                v = min(s_a[j], 1.0 - (a_tot[j] - s_alo[j]))
-                agg_a[j] = min(max(v, s_alo[j]), 1.0)
-            else:
-                agg_a[j] = min(s_a[j], 1.0)
-        else:
-            agg_a[j] = min(m_a[j], 1.0)
-        if b_agg:
-            if upper:
-                v = min(s_b[j], 1.0 - (b_tot[j] - s_blo[j]))
-                agg_b[j] = min(max(v, s_blo[j]), 1.0)
-            else:
-                agg_b[j] = min(s_b[j], 1.0)
-        else:
-            agg_b[j] = min(m_b[j], 1.0)
-    return caught, order, agg_a, agg_b
+    for k in range(n_touched):
+        j = touched[k]
+        agg_a[j] = _test_value(upper, a_agg, s_a[j], s_alo[j], m_a[j], a_tot[j])
+        if has_b:
+            agg_b[j] = _test_value(upper, b_agg, s_b[j], s_blo[j], m_b[j], b_tot[j])
+    return n_touched
+
+
+def _run_pass(
+    upper: bool, roots: np.ndarray, a: StakeMatrix, t_a: Test, b: StakeMatrix, t_b: Test, has_b: bool
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Allocate a pass's work arrays (zeroed lazily by the OS) and run it: (caught, agg_a, agg_b)."""
+    n = a.n
+    nb_ = n if has_b else 0
+    caught = np.zeros(n, dtype=np.bool_)
+    agg_a = np.zeros(n)
+    agg_b = np.zeros(nb_)
+    _cascade_pass(
+        upper, roots,
+        a.ptr, a.idx, a.lo, a.hi, a.total_lo, float(t_a.threshold), bool(t_a.inclusive), bool(t_a.aggregate),
+        has_b,
+        b.ptr, b.idx, b.lo, b.hi, b.total_lo, float(t_b.threshold), bool(t_b.inclusive), bool(t_b.aggregate),
+        caught, np.zeros(n, dtype=np.bool_), np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int64),
+        np.zeros(n), np.zeros(n), np.zeros(n), np.zeros(nb_), np.zeros(nb_), np.zeros(nb_), agg_a, agg_b,
+    )  # fmt: skip
+    return caught, agg_a, agg_b
 
 
 @dataclass
@@ -350,7 +376,6 @@ class CascadeResult:
             at their lower bounds over the definitely caught owners, and at most this much over
             the possibly caught owners.
         votes_lo, votes_hi: the same for the votes test (None when the rule has none).
-        order_lo, order_hi: the step at which each entity was caught in each pass (-1: never).
     """
 
     spec: RuleSpec
@@ -362,8 +387,6 @@ class CascadeResult:
     agg_hi: np.ndarray
     votes_lo: np.ndarray | None
     votes_hi: np.ndarray | None
-    order_lo: np.ndarray
-    order_hi: np.ndarray
 
     def verdict_codes(self) -> np.ndarray:
         """Per entity: 0 not caught, 1 possible, 2 definite, 3 designated (strongest first wins)."""
@@ -424,13 +447,9 @@ def cascade(
     has_b = rule_spec.votes is not None
     b = votes if (has_b and votes is not None) else (a if has_b else _empty_matrix(n))
     t_b = rule_spec.votes if rule_spec.votes is not None else Test()
-    args = (
-        a.ptr, a.idx, a.lo, a.hi, a.total_lo, float(t_a.threshold), bool(t_a.inclusive), bool(t_a.aggregate),
-        has_b,
-        b.ptr, b.idx, b.lo, b.hi, b.total_lo, float(t_b.threshold), bool(t_b.inclusive), bool(t_b.aggregate),
-    )  # fmt: skip
-    def_mask, order_lo, agg_lo, vlo = _cascade_pass(False, roots, *args)
-    pos_mask, order_hi, agg_hi, vhi = _cascade_pass(True, roots | rpos, *args)
+    def_mask, agg_lo, vlo = _run_pass(False, roots, a, t_a, b, t_b, has_b)
+    pos_mask, agg_hi, vhi = _run_pass(True, roots | rpos, a, t_a, b, t_b, has_b)
+    # the upper pass reaches every entity the lower pass reaches, with values at least as high
     return CascadeResult(
         spec=rule_spec,
         designated=roots,
@@ -438,11 +457,9 @@ def cascade(
         definite=def_mask,
         possible=pos_mask | def_mask,
         agg_lo=agg_lo,
-        agg_hi=np.maximum(agg_hi, agg_lo),
+        agg_hi=agg_hi,
         votes_lo=vlo if has_b else None,
-        votes_hi=np.maximum(vhi, vlo) if has_b else None,
-        order_lo=order_lo,
-        order_hi=order_hi,
+        votes_hi=vhi if has_b else None,
     )
 
 

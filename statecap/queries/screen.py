@@ -336,7 +336,8 @@ class Screening:
             definite, possible, by_idx = self.roots_for(rule)
             spec = R.SPECS[rule]
             if status["in_force"]:
-                casc = R.cascade(spec, self.ownership, definite, possible, self.votes)
+                votes = self.votes if spec.votes is not None else None
+                casc = R.cascade(spec, self.ownership, definite, possible, votes)
             else:
                 casc = R.cascade(spec, R.stake_matrix(self.graph.n, *(np.zeros(0),) * 4), definite, possible)
             res = {"status": status, "result": casc, "entries": by_idx}
