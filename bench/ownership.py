@@ -330,10 +330,16 @@ def main(argv: list[str] | None = None) -> None:
             f"| {r['entities']:,} | {r['stakes']:,} | {_num(r.get('generate_s'))} | {_num(r.get('write_store_s'))} | {_wc(r, 'load_graph')} | {_wc(r, 'condense')} | {_wc(r, 'state_share')} | "
             f"{_wc(r, 'classify')} | {r['stream_s']:.3f} | {r.get('state_share_cpu_s', r['state_share_s']) / r['stream_s']:.0f} | {r['peak_mb']:.0f} |"
         )
+    loads = ", ".join(f"{r['entities']:,}: {r.get('load_average_1m', float('nan')):.1f}" for r in scale)
     lines.append("")
     lines.append(
         "State share = bounds for all entities (the condensation is computed once per graph and reused; "
-        "its time is the condense column). Classify = majority chains, La Porta 20% and 10% bounds, classes."
+        "its time is the condense column). Classify = majority chains, La Porta 20% and 10% bounds, classes. "
+        "Times are wall / CPU seconds of the process; the kernels are single-threaded, so on an idle machine "
+        f"wall is close to CPU. 1-minute load average while each size ran: {loads} (on 2 cores: a shared "
+        "machine, so wall times are inflated; compare CPU with the targets). networkx sums products over "
+        "simple paths, so it differs from the integrated share (walks) inside cross-holding cycles; DuckDB "
+        "runs the same fixed point as statecap's lower bound."
     )
     text = "\n".join(lines) + "\n"
     print(text)
