@@ -30,6 +30,7 @@ run: $(VENV)/.installed-run
 	@mkdir -p out
 	$(STATECAP) build --db $(DB)
 	$(STATECAP) summary --db $(DB)
+	$(STATECAP) calibrate --db $(DB)
 	$(STATECAP) report --db $(DB) --out $(REPORT)
 	@echo "report:    $(abspath $(REPORT))"
 	@echo "dashboard: http://$(HOST):$(PORT)/  (API docs at /docs; Ctrl-C stops it)"

@@ -276,7 +276,11 @@ def backtest(target: dict[str, Any]) -> go.Figure:
             marker={"color": color, "size": 9},
         )  # fmt: skip
     return _layout(
-        fig, 320, yaxis={"title": target.get("series", "")}, legend={"orientation": "h", "y": -0.25}
+        fig,
+        320,
+        yaxis={"title": target.get("series", "")},
+        xaxis={"dtick": 1, "tickformat": "d"},
+        legend={"orientation": "h", "y": -0.25},
     )
 
 

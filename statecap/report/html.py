@@ -147,7 +147,9 @@ def render_report(data: dict[str, Any]) -> str:
         if sob:
             for k, (output, ranked) in enumerate(sob["ranking"].items()):
                 prefix = f"sectors.{sob['sector']}."
-                rows = [{"parameter": p.removeprefix(prefix), **sob["indices"][output][p]} for p in ranked[:12]]
+                rows = [
+                    {"parameter": p.removeprefix(prefix), **sob["indices"][output][p]} for p in ranked[:12]
+                ]
                 if rows:
                     title = f"{output} ({sob['sector']}, {sob['year']})"
                     sobol_figs.append(_figure_html(charts.sobol(rows, title), f"fig-sobol-{k}"))
