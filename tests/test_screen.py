@@ -469,3 +469,15 @@ def test_builtin_dataset_invariants(builtin_db, rule):
         if r["verdict"] == "possible" and rule != "outbound":
             assert r["aggregate"]["hi"] >= 50.0 - 1e-6
         assert r["aggregate"]["lo"] <= r["aggregate"]["hi"] + 1e-9
+
+
+def test_builtin_affiliates_rule_suspended(builtin_db):
+    """The built-in policy theme records the suspension: inside it the rule finds no affiliates."""
+    with connect(builtin_db) as con:
+        status = rule_status(con, "bis-affiliates", dt.date(2026, 1, 1))
+        if not status["events"]:
+            pytest.skip("the built-in dataset has no Affiliates rule event yet")
+        report = screen_rule(con, "bis-affiliates", dt.date(2026, 1, 1), evidence=False)
+    assert report["in_force"] is False
+    assert {r["verdict"] for r in report["results"]} <= {"designated", "possible"}
+    assert report["counts"]["definite"] == 0

@@ -102,6 +102,7 @@ def screen(
         list[str] | None,
         typer.Argument(
             help="Nothing (list mode: one --rule), an ENTITY id or identifier, or the word diff.",
+            metavar="[ENTITY | diff]",
             show_default=False,
         ),
     ] = None,

@@ -283,8 +283,15 @@ class Screening:
     @cached_property
     def countries(self) -> pa.Array:
         """Each entity's country code (Arrow, index order; null where the record has none)."""
-        t = self.con.sql("SELECT country FROM entities ORDER BY rowid").to_arrow_table()
-        return t["country"].combine_chunks()
+        t = self.con.sql("SELECT id, country FROM entities ORDER BY rowid").to_arrow_table()
+        ids, country = t["id"].combine_chunks(), t["country"].combine_chunks()
+        if ids.equals(self.graph.ids_arrow):
+            return country
+        pos = self.graph.index.get_indexer(np.asarray(ids.to_numpy(zero_copy_only=False), dtype=object))
+        out = np.full(self.graph.n, None, dtype=object)
+        hit = pos >= 0
+        out[pos[hit]] = np.asarray(country.to_numpy(zero_copy_only=False), dtype=object)[hit]
+        return pa.array(out, type=pa.string())
 
     def country_of(self, i: int) -> str | None:
         c = self.countries[int(i)].as_py()
