@@ -121,6 +121,18 @@ def condensation_order(n, comp, ncomp, out_ptr, out_idx):
     return order[:tail], mem_ptr, members, cyclic
 
 
+@nb.njit(cache=True, parallel=True)
+def _gather_edges(perm, pos, in_ptr, in_idx, in_lo, in_hi, p_ptr, p_idx, p_lo, p_hi):
+    for q in nb.prange(len(perm)):
+        v = perm[q]
+        e0 = p_ptr[q]
+        for e in range(in_ptr[v], in_ptr[v + 1]):
+            p_idx[e0] = pos[in_idx[e]]
+            p_lo[e0] = in_lo[e]
+            p_hi[e0] = in_hi[e]
+            e0 += 1
+
+
 @nb.njit(cache=True)
 def topo_layout(comp, rank, cyclic, in_ptr, in_idx, in_lo, in_hi):
     """Renumber entities so that components come in the order given by `rank` (see TopoLayout)."""
@@ -150,15 +162,25 @@ def topo_layout(comp, rank, cyclic, in_ptr, in_idx, in_lo, in_hi):
     p_idx = np.empty(m, np.int32)
     p_lo = np.empty(m)
     p_hi = np.empty(m)
-    for q in range(n):
-        v = perm[q]
-        e0 = p_ptr[q]
-        for e in range(in_ptr[v], in_ptr[v + 1]):
-            p_idx[e0] = pos[in_idx[e]]
-            p_lo[e0] = in_lo[e]
-            p_hi[e0] = in_hi[e]
-            e0 += 1
+    _gather_edges(perm, pos, in_ptr, in_idx, in_lo, in_hi, p_ptr, p_idx, p_lo, p_hi)
     return perm, pos, rank, cptr, rcyc, p_ptr, p_idx, p_lo, p_hi
+
+
+@nb.njit(cache=True)
+def _cyclic_and_check(comp, ncomp, in_ptr, in_idx):
+    """Which components have an internal stake, and whether every stake between components goes
+    from a higher label to a lower one (then descending labels are a topological order)."""
+    cyclic = np.zeros(ncomp, np.bool_)
+    ordered = True
+    for j in range(len(in_ptr) - 1):
+        cj = comp[j]
+        for e in range(in_ptr[j], in_ptr[j + 1]):
+            ci = comp[in_idx[e]]
+            if ci == cj:
+                cyclic[cj] = True
+            elif ci < cj:
+                ordered = False
+    return cyclic, ordered
 
 
 def condensation(graph: OwnershipGraph) -> Condensation:
@@ -174,22 +196,17 @@ def condensation(graph: OwnershipGraph) -> Condensation:
         return cached
     ncomp, labels = connected_components(graph.W_lo, directed=True, connection="strong")
     comp = labels.astype(np.int64)
-    lo_own = comp[graph.edge_owner]
-    lo_owned = comp[graph.edge_owned]
-    inner = lo_own == lo_owned
-    cyclic = np.zeros(ncomp, dtype=bool)
-    cyclic[lo_own[inner]] = True
-    if bool(np.all(lo_own[~inner] > lo_owned[~inner])):
+    in_ptr, in_idx, in_lo, in_hi = graph.in_csr
+    cyclic, labels_ordered = _cyclic_and_check(comp, int(ncomp), in_ptr, in_idx)
+    if labels_ordered:
         order = np.arange(ncomp - 1, -1, -1, dtype=np.int64)
     else:
         out_ptr, out_idx = graph.out_csr
         order, _mem_ptr, _members, _cyc = condensation_order(graph.n, comp, int(ncomp), out_ptr, out_idx)
         if len(order) != ncomp:
             raise RuntimeError("condensation is not acyclic: strongly connected components are inconsistent")
-    del lo_own, lo_owned, inner
     rank = np.empty(ncomp, dtype=np.int64)
     rank[order] = np.arange(ncomp, dtype=np.int64)
-    in_ptr, in_idx, in_lo, in_hi = graph.in_csr
     layout = TopoLayout(*topo_layout(comp, rank, cyclic, in_ptr, in_idx, in_lo, in_hi))
     result = Condensation(comp, order, cyclic, layout)
     graph.__dict__["_condensation"] = result
