@@ -70,6 +70,7 @@ class AppState:
         self.db = db
         self.results = ResultCache(64)
         self.graphs = ResultCache(8)
+        self.warmed = threading.Event()  # set once `_warm_up` has run (whether or not it succeeded)
 
     def identity(self) -> tuple[str, int, int, int]:
         return store_identity(self.db)
@@ -77,6 +78,52 @@ class AppState:
     def cached(self, name: str, args: tuple[Any, ...], compute: Callable[[], Any]) -> Any:
         """A result computed once per store file, question and arguments."""
         return self.results.get((self.identity(), name, args), compute)
+
+    def flows(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        keys: list[str],
+        year_from: int | None = None,
+        year_to: int | None = None,
+        as_of: dt.date | None = None,
+        currency: str = "CNY",
+    ) -> Any:
+        """`flows_report` (``statecap flows --json``), cached."""
+        from statecap.queries.flows import flows_report
+
+        def compute() -> Any:
+            result = flows_report(con, keys, year_from, year_to, as_of, currency)
+            result.pop("frame", None)
+            return jsonable(result)
+
+        return self.cached("flows", (tuple(keys), year_from, year_to, as_of, currency.upper()), compute)
+
+    def sankey(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        as_of: dt.date | None = None,
+        currency: str = "CNY",
+        top_payers: int = 15,
+        top_organs: int = 10,
+    ) -> Any:
+        """`state_money_sankey`, cached."""
+        from statecap.queries.sankey import state_money_sankey
+
+        return self.cached(
+            "sankey",
+            (as_of, currency.upper(), top_payers, top_organs),
+            lambda: jsonable(state_money_sankey(con, as_of, currency, top_payers, top_organs)),
+        )
+
+    def indicators(
+        self, con: duckdb.DuckDBPyConnection, as_of: dt.date | None = None, currency: str = "CNY"
+    ) -> Any:
+        """`indicators_report` (``statecap indicators --json``), cached."""
+        from statecap.queries.indicators import indicators_report
+
+        return self.cached(
+            "indicators", (as_of, currency.upper()), lambda: jsonable(indicators_report(con, as_of, currency))
+        )
 
     def graph(self, con: duckdb.DuckDBPyConnection, as_of: dt.date | None) -> Any:
         """The ownership graph as of a date (today when None), loaded once per store file."""
@@ -340,16 +387,8 @@ def create_app(db: str | Path | None = None, warm: bool = False) -> FastAPI:
         currency: Currency = "CNY",
     ) -> Any:
         """State capital by sector, mechanism, year and organ level, with bounds (``statecap flows``)."""
-        from statecap.queries.flows import flows_report
-
         keys = [b.strip() for b in by.split(",") if b.strip()]
-
-        def compute() -> Any:
-            result = flows_report(con, keys, year_from, year_to, as_of, currency)
-            result.pop("frame", None)
-            return jsonable(result)
-
-        return state.cached("flows", (tuple(keys), year_from, year_to, as_of, currency.upper()), compute)
+        return state.flows(con, keys, year_from, year_to, as_of, currency)
 
     @app.get(
         "/api/flows/sankey", response_model=M.SankeyOut, response_model_exclude_unset=True, tags=["flows"]
@@ -362,13 +401,7 @@ def create_app(db: str | Path | None = None, warm: bool = False) -> FastAPI:
         top_organs: Annotated[int, Query(ge=1, le=100)] = 10,
     ) -> Any:
         """State money from state organs through funds and SOEs to sectors (nodes and links)."""
-        from statecap.queries.sankey import state_money_sankey
-
-        return state.cached(
-            "sankey",
-            (as_of, currency.upper(), top_payers, top_organs),
-            lambda: jsonable(state_money_sankey(con, as_of, currency, top_payers, top_organs)),
-        )
+        return state.sankey(con, as_of, currency, top_payers, top_organs)
 
     @app.get(
         "/api/entities/{entity_id}/trace",
@@ -398,11 +431,7 @@ def create_app(db: str | Path | None = None, warm: bool = False) -> FastAPI:
     )
     def indicators(con: Con, as_of: AsOf = None, currency: Currency = "CNY") -> Any:
         """The system's indicators: efficiency, distortion, headwinds, debt, innovation, drivers (``statecap indicators``)."""
-        from statecap.queries.indicators import indicators_report
-
-        return state.cached(
-            "indicators", (as_of, currency.upper()), lambda: jsonable(indicators_report(con, as_of, currency))
-        )
+        return state.indicators(con, as_of, currency)
 
     # ---- the data ---------------------------------------------------------------------------
 
@@ -445,15 +474,21 @@ def create_app(db: str | Path | None = None, warm: bool = False) -> FastAPI:
 
 
 def _warm_up(state: AppState) -> None:
-    """Load today's graph and run the ownership core once (errors are left for requests to report)."""
+    """Load today's graph, then fill the caches of the dashboard's slow pages (flows, the Sankey,
+    indicators) with their default questions. Errors are left for real requests to report."""
     try:
         with connect(state.db, read_only=True) as con:
-            g = state.graph(con, None)
             from statecap.analytics.ownership import state_share
 
-            state_share(g)
+            state_share(state.graph(con, None))
+            state.sankey(con)
+            state.flows(con, ["sector", "mechanism"])
+            state.flows(con, ["year", "mechanism"])
+            state.indicators(con)
     except Exception:  # noqa: BLE001 - warming is best effort; real requests report real errors
         return
+    finally:
+        state.warmed.set()
 
 
 def app_from_env() -> FastAPI:
