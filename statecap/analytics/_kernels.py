@@ -2,7 +2,8 @@
 
 Conventions: entities are 0..n-1; the owners of entity j are ``in_idx[in_ptr[j]:in_ptr[j+1]]``
 with stake bounds ``in_lo``/``in_hi`` (fractions); ``root`` marks the entities whose holdings
-are counted (state organs, or one owner); roots never have owners (stakes into them are cut).
+are counted (state organs, or one owner); a root's value is fixed (its own owners are ignored),
+also when it sits inside a cyclic component.
 
 Two monotone maps are propagated over the condensation of the graph in topological order:
 
@@ -47,7 +48,7 @@ def _eval(j, mode, t, in_ptr, in_idx, in_lo, in_hi, root, vlo, vhi, skip_a, skip
         lw = in_lo[e]
         hw = in_hi[e]
         lo_sum += lw
-        inner = skip_a <= i < skip_b
+        inner = skip_a <= i < skip_b and not root[i]
         if mode == SHARE:
             if root[i]:
                 xl = 1.0
@@ -188,6 +189,13 @@ def propagate(
         n_edges = 0
         for k in range(a, b):
             j = k
+            if root[j]:
+                vlo[j] = 1.0
+                vhi[j] = 1.0
+                r = True
+                closed = False
+                maybe_closed = False
+                continue
             in_lo_sum = 0.0
             out_lo_sum = 0.0
             in_hi_sum = 0.0
@@ -223,6 +231,8 @@ def propagate(
                 delta = 0.0
                 for k in range(a, b):
                     j = k
+                    if root[j]:
+                        continue
                     lo, hi = _eval(j, mode, t, in_ptr, in_idx, in_lo, in_hi, root, vlo, vhi, 0, 0, vals, caps)
                     if lo > vlo[j]:
                         delta = max(delta, lo - vlo[j])
@@ -235,6 +245,8 @@ def propagate(
         else:
             for k in range(a, b):
                 j = k
+                if root[j]:
+                    continue
                 lo, hi = _eval(j, mode, t, in_ptr, in_idx, in_lo, in_hi, root, vlo, vhi, a, b, vals, caps)
                 vlo[j] = lo
         # upper bound: ascend to (near) the least fixed point of the worst-case map ...
@@ -244,6 +256,8 @@ def propagate(
             delta = 0.0
             for k in range(a, b):
                 j = k
+                if root[j]:
+                    continue
                 lo, hi = _eval(j, mode, t, in_ptr, in_idx, in_lo, in_hi, root, vlo, vhi, 0, 0, vals, caps)
                 if hi > vhi[j]:
                     delta = max(delta, hi - vhi[j])
@@ -260,6 +274,9 @@ def propagate(
             ok = True
             for k in range(a, b):
                 j = k
+                if root[j]:
+                    newv[k - a] = 1.0
+                    continue
                 lo, hi = _eval(j, mode, t, in_ptr, in_idx, in_lo, in_hi, root, vlo, vhi, 0, 0, vals, caps)
                 newv[k - a] = hi
                 if hi > vhi[j]:
@@ -279,6 +296,8 @@ def propagate(
                 delta = 0.0
                 for k in range(a, b):
                     j = k
+                    if root[j]:
+                        continue
                     lo, hi = _eval(j, mode, t, in_ptr, in_idx, in_lo, in_hi, root, vlo, vhi, 0, 0, vals, caps)
                     if hi < vhi[j]:
                         delta = max(delta, vhi[j] - hi)

@@ -98,15 +98,14 @@ def root_bounds(
         mode: ``_kernels.SHARE`` or ``_kernels.CONTROL``.
         threshold: for CONTROL, La Porta's cutoff t (fraction): control passes through an
             intermediate only when its own control is at least t.
-        roots: another root mask; stakes held in those entities are cut (a root has no owners).
+        roots: another root mask; a root's own owners are ignored (its value is fixed).
     """
     g = graph
-    if roots is not None and not np.array_equal(roots, graph.is_state):
-        g, _ = subgraph(graph, np.arange(graph.n), roots=roots)
+    root_mask = graph.is_state if roots is None else np.asarray(roots, dtype=bool)
     cond = condensation(g)
     lay = cond.layout
     plo, phi, flags = K.propagate(
-        mode, float(threshold), lay.in_ptr, lay.in_idx, lay.in_lo, lay.in_hi, g.is_state[lay.perm],
+        mode, float(threshold), lay.in_ptr, lay.in_idx, lay.in_lo, lay.in_hi, root_mask[lay.perm],
         lay.cptr, lay.cyclic, SWEEP_BUDGET, MAX_SWEEPS, TOL,
     )  # fmt: skip
     lo = np.empty(g.n)
@@ -179,18 +178,14 @@ def integrated_owners(graph: OwnershipGraph, target: int) -> list[OwnerShare]:
     for e in range(in_ptr[t], in_ptr[t + 1]):
         direct[int(in_idx[e])] = (float(in_lo[e]), float(in_hi[e]))
     out: list[OwnerShare] = []
+    roots = np.zeros(sub.n, dtype=bool)
     for i in range(sub.n):
         if i == t:
             continue
-        between = np.concatenate([descendants(sub, i), [i]])
-        roots = np.zeros(sub.n, dtype=bool)
         roots[i] = True
-        local, local_old = subgraph(sub, between, roots=roots)
-        pos = np.searchsorted(local_old, t)
-        if pos >= len(local_old) or local_old[pos] != t:
-            continue
-        res = root_bounds(local, K.SHARE)
-        lo, hi = float(res.lo[pos]), float(res.hi[pos])
+        res = root_bounds(sub, K.SHARE, roots=roots)
+        roots[i] = False
+        lo, hi = float(res.lo[t]), float(res.hi[t])
         if hi <= EPS:
             continue
         d = direct.get(i)
