@@ -169,3 +169,55 @@ def test_attributed_never_exceeds_amount(tmp_path_factory, data):
         i["amount"] for i in invs if next(e for e in ents if e["id"] == i["investee"])["kind"] != "state_fund"
     )
     assert r["total"]["amount"] == pytest.approx(counted)
+
+
+def test_money_into_state_intermediaries_is_counted_where_they_invest(tmp_path):
+    """MoF funds a sectorless holding company and a policy bank; only their own investments count."""
+    recs = {
+        "sources": [{"id": "src-a", "url": "https://a.example", "publisher": "p", "title": "t", "accessed": "2026-01-01"}],
+        "entities": [
+            {"id": "cn-mof", "name": "MoF", "kind": "state_organ", "level": "central", "sources": ["src-a"]},
+            {"id": "cn-holdco", "name": "HoldCo", "kind": "central_soe", "sources": ["src-a"]},
+            {"id": "cn-bank", "name": "Bank", "kind": "policy_bank", "sources": ["src-a"]},
+            {"id": "cn-fab", "name": "Fab", "kind": "company", "sectors": ["semiconductors.fabrication"], "sources": ["src-a"]},
+        ],
+        "stakes": [
+            {"owner": "cn-mof", "owned": "cn-holdco", "share": 100, "sources": ["src-a"]},
+            {"owner": "cn-holdco", "owned": "cn-bank", "share": 50, "sources": ["src-a"]},
+        ],
+        "investments": [
+            {"investor": "cn-mof", "investee": "cn-holdco", "mechanism": "direct_equity", "amount": 1000,
+             "currency": "CNY", "date": "2015", "sources": ["src-a"]},
+            {"investor": "cn-holdco", "investee": "cn-bank", "mechanism": "direct_equity", "amount": 500,
+             "currency": "CNY", "date": "2016", "sources": ["src-a"]},
+            {"investor": "cn-bank", "investee": "cn-fab", "mechanism": "policy_bank_credit", "kind": "loan",
+             "amount": 80, "currency": "CNY", "date": "2017", "sources": ["src-a"]},
+        ],
+    }  # fmt: skip
+    for folder, rows in recs.items():
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "x.yaml").write_text(yaml.safe_dump(rows))
+    build_store(tmp_path, tmp_path / "s.duckdb")
+    with connect(tmp_path / "s.duckdb") as con:
+        r = flows_report(con, ["sector", "mechanism"])
+    assert [(x["sector"], x["mechanism"]) for x in r["rows"]] == [("semiconductors", "policy_bank_credit")]
+    assert r["total"]["amount"] == pytest.approx(80)
+    # the bank is half state-held (through the holding company): 40 of its 80 is the state's
+    assert r["total"]["state_attributed"]["lo"] == pytest.approx(40)
+    assert r["fund_commitments"]["committed"] == pytest.approx(1500)
+
+
+def test_builtin_every_sector_and_mechanism_has_money(builtin_db):
+    from statecap.model.taxonomy import load_taxonomy
+
+    tax = load_taxonomy()
+    with connect(builtin_db) as con:
+        r = flows_report(con, ["sector", "mechanism"])
+    by_sector: dict[str, float] = {}
+    by_mech: dict[str, float] = {}
+    for row in r["rows"]:
+        by_sector[row["sector"]] = by_sector.get(row["sector"], 0) + row["amount"]
+        by_mech[row["mechanism"]] = by_mech.get(row["mechanism"], 0) + row["amount"]
+        assert row["state_attributed"]["hi"] <= row["amount"] * (1 + 1e-9)
+    assert {s for s in tax.top_sectors if by_sector.get(s, 0) <= 0} == set()
+    assert {m for m in tax.mechanisms if by_mech.get(m, 0) <= 0} == set()

@@ -77,7 +77,8 @@ def flows(
     t = result["total"]
     out.print(
         f"total {_money(t['amount'])} {result['currency']}, state part {_money(t['state_attributed']['lo'])}-"
-        f"{_money(t['state_attributed']['hi'])}; committed to state funds {_money(result['fund_commitments']['committed'])}"
+        f"{_money(t['state_attributed']['hi'])}; paid into state intermediaries (funds, policy banks, holding "
+        f"companies), counted where they invest: {_money(result['fund_commitments']['committed'])}"
     )
 
 

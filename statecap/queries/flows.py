@@ -2,11 +2,12 @@
 
 Counting rules (also in docs/flows.md):
 
-1. Money paid into a state fund (an investment whose investee is a ``state_fund``, typically a
-   ``commitment``) is not a flow by itself: it is counted once, at the fund's own investments,
-   whose state part comes from the fund's state share, which in turn comes from the organs
-   holding the fund. ``fund_commitments`` reports what was committed so it can be compared
-   with what has been traced to portfolio companies.
+1. Money paid into a state intermediary — a state fund, a policy bank, or a state-owned holding
+   company with no technology sector of its own (CIC, Central Huijin, Wutongshu) — is not a flow
+   by itself: it is counted once, where the intermediary invests, whose state part comes from the
+   intermediary's state share, which in turn comes from the organs holding it.
+   ``fund_commitments`` reports what was paid into intermediaries so it can be compared with
+   what has been traced to portfolio companies.
 2. Each flow's state part is its amount times its payers' state share **on the flow's date**
    (investment date, completion of an acquisition, start of a JV or partnership, 1 July of a
    spending year). ``--as-of`` keeps flows dated on or before that date.
@@ -40,7 +41,7 @@ DEPLOYED_ACQUISITIONS = ("completed", "divested")
 
 _RECORDS_SQL = """
 WITH ent_sec AS (SELECT id, unnest(sectors) AS sector FROM entities),
-fund AS (SELECT id FROM entities WHERE kind = 'state_fund'),
+fund AS {INTERMEDIARY},
 rec AS (
     SELECT 'investments' AS record_type, i.id AS record_id, i.date AS date, i.mechanism, i.amount,
            i.currency, i.investee AS counterparty, i.sector AS own_sector, i.investee AS sector_from
@@ -187,7 +188,7 @@ def flow_atoms(
         raise UsageError(f"--currency {currency!r}: choose one of {', '.join(CURRENCIES)}")
     _register_codes(con)
     try:
-        records = con.execute(_RECORDS_SQL).fetch_df()
+        records = con.execute(_RECORDS_SQL.replace("{INTERMEDIARY}", INTERMEDIARY_SQL)).fetch_df()
     finally:
         _unregister_codes(con)
     notes: dict[str, Any] = {"undated_records": [], "unconverted_records": [], "rate_fallbacks": 0}
@@ -260,12 +261,16 @@ def _empty_payers() -> pd.DataFrame:
     return pd.DataFrame({c: pd.Series(dtype=t) for c, t in PAYER_COLUMNS.items()})
 
 
+INTERMEDIARY_SQL = """(SELECT id FROM entities WHERE kind IN ('state_fund', 'policy_bank')
+    OR (kind IN ('central_soe', 'local_soe') AND len(coalesce(sectors, [])) = 0))"""
+
+
 def fund_commitments(con: duckdb.DuckDBPyConnection, as_of: dt.date | None, currency: str) -> dict[str, Any]:
-    """Money committed to state funds, beside what the funds' recorded investments account for."""
+    """Money paid into state intermediaries, beside what their recorded investments account for."""
     rows = con.execute(
-        """SELECT i.id, i.investor, i.investee AS fund, i.amount, i.currency, i.date
-           FROM investments i JOIN entities e ON e.id = i.investee AND e.kind = 'state_fund'
-           WHERE i.amount IS NOT NULL AND i.date IS NOT NULL ORDER BY i.id"""
+        f"""SELECT i.id, i.investor, i.investee AS fund, i.amount, i.currency, i.date
+           FROM investments i WHERE i.investee IN {INTERMEDIARY_SQL}
+           AND i.amount IS NOT NULL AND i.date IS NOT NULL ORDER BY i.id"""
     ).fetch_df()
     if as_of is not None:
         rows = rows[pd.to_datetime(rows["date"]) <= pd.Timestamp(as_of)]
@@ -429,8 +434,8 @@ def trace(
         )
     in_rows.sort(key=lambda r: (-r["amount"], r["record"], r["sector"]))
     commitments = con.execute(
-        """SELECT id, investee, amount, currency, date FROM investments
-           WHERE investor = ? AND investee IN (SELECT id FROM entities WHERE kind = 'state_fund') ORDER BY date, id""",
+        f"""SELECT id, investee, amount, currency, date FROM investments
+           WHERE investor = ? AND investee IN {INTERMEDIARY_SQL} ORDER BY date, id""",
         [eid],
     ).fetchall()
     return {
