@@ -27,7 +27,15 @@ def _ent(i, kind="company", sectors=("semiconductors.fabrication",), country="cn
 def atlas_db(tmp_path_factory):
     root = tmp_path_factory.mktemp("ind")
     data = {
-        "sources": [{"id": "src-t", "url": "https://t.example", "publisher": "t", "title": "t", "accessed": "2026-01-01"}],
+        "sources": [
+            {
+                "id": "src-t",
+                "url": "https://t.example",
+                "publisher": "t",
+                "title": "t",
+                "accessed": "2026-01-01",
+            }
+        ],
         "entities": [
             _ent("cn-organ", "state_organ", (), level="central"),
             _ent("cn-soe"),  # 100% held by the organ: state-controlled
@@ -40,40 +48,132 @@ def atlas_db(tmp_path_factory):
         "stakes": [{"owner": "cn-organ", "owned": "cn-soe", "share": 100, "sources": SRC}],
         "financials": [
             # SOE: ROA 2% and 4%; liabilities/assets 60% and 70%; R&D 5% and 10% of revenue
-            {"entity": "cn-soe", "year": 2020, "currency": "CNY", "net_profit": 2, "total_assets": 100,
-             "total_liabilities": 60, "revenue": 40, "rd_expense": 2, "sources": SRC},
-            {"entity": "cn-soe", "year": 2021, "currency": "CNY", "net_profit": 4, "total_assets": 100,
-             "total_liabilities": 70, "revenue": 40, "rd_expense": 4, "sources": SRC},
+            {
+                "entity": "cn-soe",
+                "year": 2020,
+                "currency": "CNY",
+                "net_profit": 2,
+                "total_assets": 100,
+                "total_liabilities": 60,
+                "revenue": 40,
+                "rd_expense": 2,
+                "sources": SRC,
+            },
+            {
+                "entity": "cn-soe",
+                "year": 2021,
+                "currency": "CNY",
+                "net_profit": 4,
+                "total_assets": 100,
+                "total_liabilities": 70,
+                "revenue": 40,
+                "rd_expense": 4,
+                "sources": SRC,
+            },
             # private: ROA 8% in 2020, ROE 8 / (100 - 50) = 16%
-            {"entity": "cn-priv", "year": 2020, "currency": "CNY", "net_profit": 8, "total_assets": 100,
-             "total_liabilities": 50, "sources": SRC},
+            {
+                "entity": "cn-priv",
+                "year": 2020,
+                "currency": "CNY",
+                "net_profit": 8,
+                "total_assets": 100,
+                "total_liabilities": 50,
+                "sources": SRC,
+            },
         ],
         "acquisitions": [
-            {"id": "acq-1", "acquirer": "cn-soe", "target": "de-target", "announced": "2016", "closed": "2016-10",
-             "status": "blocked", "value": 100, "currency": "CNY", "sources": SRC},
-            {"id": "acq-2", "acquirer": "cn-priv", "target": "us-target", "announced": "2017", "closed": "2017-05",
-             "status": "completed", "value": 300, "currency": "CNY", "sources": SRC},
-            {"id": "acq-3", "acquirer": "cn-priv", "target": "us-target", "announced": "2018", "status": "pending",
-             "sources": SRC},
-            {"id": "acq-4", "acquirer": "cn-soe", "target": "cn-target", "announced": "2018", "closed": "2018-03",
-             "status": "completed", "value": 50, "currency": "CNY", "sources": SRC},
+            {
+                "id": "acq-1",
+                "acquirer": "cn-soe",
+                "target": "de-target",
+                "announced": "2016",
+                "closed": "2016-10",
+                "status": "blocked",
+                "value": 100,
+                "currency": "CNY",
+                "sources": SRC,
+            },
+            {
+                "id": "acq-2",
+                "acquirer": "cn-priv",
+                "target": "us-target",
+                "announced": "2017",
+                "closed": "2017-05",
+                "status": "completed",
+                "value": 300,
+                "currency": "CNY",
+                "sources": SRC,
+            },
+            {
+                "id": "acq-3",
+                "acquirer": "cn-priv",
+                "target": "us-target",
+                "announced": "2018",
+                "status": "pending",
+                "sources": SRC,
+            },
+            {
+                "id": "acq-4",
+                "acquirer": "cn-soe",
+                "target": "cn-target",
+                "announced": "2018",
+                "closed": "2018-03",
+                "status": "completed",
+                "value": 50,
+                "currency": "CNY",
+                "sources": SRC,
+            },
         ],
         "designations": [
             {"entity": "cn-soe", "list": "bis_entity_list", "start": "2019-05-16", "sources": SRC},
-            {"entity": "cn-priv", "list": "bis_entity_list", "start": "2020-12-18", "end": "2021-06-01", "sources": SRC},
+            {
+                "entity": "cn-priv",
+                "list": "bis_entity_list",
+                "start": "2020-12-18",
+                "end": "2021-06-01",
+                "sources": SRC,
+            },
         ],
         "investments": [
             # state money into semiconductors: 10 before the event (2019-01), 30 after (2021-01)
-            {"investor": "cn-organ", "investee": "cn-soe", "mechanism": "direct_equity", "amount": 10,
-             "currency": "CNY", "date": "2019-01-01", "sources": SRC},
-            {"investor": "cn-organ", "investee": "cn-soe", "mechanism": "direct_equity", "amount": 30,
-             "currency": "CNY", "date": "2021-01-01", "sources": SRC},
-            {"investor": "cn-priv", "investee": "cn-priv", "mechanism": "direct_rd", "amount": 60, "currency": "CNY",
-             "date": "2021-06-01", "sources": SRC},
+            {
+                "investor": "cn-organ",
+                "investee": "cn-soe",
+                "mechanism": "direct_equity",
+                "amount": 10,
+                "currency": "CNY",
+                "date": "2019-01-01",
+                "sources": SRC,
+            },
+            {
+                "investor": "cn-organ",
+                "investee": "cn-soe",
+                "mechanism": "direct_equity",
+                "amount": 30,
+                "currency": "CNY",
+                "date": "2021-01-01",
+                "sources": SRC,
+            },
+            {
+                "investor": "cn-priv",
+                "investee": "cn-priv",
+                "mechanism": "direct_rd",
+                "amount": 60,
+                "currency": "CNY",
+                "date": "2021-06-01",
+                "sources": SRC,
+            },
         ],
         "policy_events": [
-            {"id": "pe-rule", "date": "2020-06-01", "authority": "us-bis", "kind": "export_control", "title": "rule",
-             "sectors": ["semiconductors"], "sources": SRC},
+            {
+                "id": "pe-rule",
+                "date": "2020-06-01",
+                "authority": "us-bis",
+                "kind": "export_control",
+                "title": "rule",
+                "sectors": ["semiconductors"],
+                "sources": SRC,
+            },
         ],
     }
     for folder, recs in data.items():
@@ -139,6 +239,24 @@ def test_debt_innovation_and_drivers(atlas_db):
 def test_indicators_cli_json(atlas_db):
     data = json.loads(run_cli("indicators", "--db", str(atlas_db), "--json", check=True).stdout)
     ids = {i["id"] for i in data["indicators"]}
-    assert ids == {"efficiency", "market_distortion", "geopolitical_headwinds", "debt", "innovation", "drivers_timeline"}
+    assert ids == {
+        "efficiency",
+        "market_distortion",
+        "geopolitical_headwinds",
+        "debt",
+        "innovation",
+        "drivers_timeline",
+    }
     for ind in data["indicators"]:
         assert {"id", "name", "unit", "years", "values", "records"} <= set(ind)
+
+
+def test_indicator_frames_and_csv(atlas_db):
+    from statecap.queries.indicators import indicator_frames
+
+    with connect(atlas_db) as con:
+        frames = indicator_frames(con)
+    assert set(frames["debt"].columns) >= {"year", "median", "firms"}
+    out = run_cli("indicators", "--db", str(atlas_db), "--csv", check=True).stdout.splitlines()
+    assert out[0].startswith("indicator,unit,")
+    assert any(line.startswith("debt,") for line in out[1:])

@@ -126,7 +126,7 @@ def indicators(
     csv_out: CsvOpt = False,
 ) -> None:
     """The system's indicators: efficiency, distortion, headwinds, debt, innovation, drivers."""
-    from statecap.queries.indicators import indicators_report
+    from statecap.queries.indicators import indicator_rows, indicators_report
 
     with open_store(db) as con:
         result = indicators_report(con, parse_as_of(as_of), currency)
@@ -134,11 +134,11 @@ def indicators(
         emit_json(result)
         return
     if csv_out:
-        writer = csv.writer(sys.stdout)
-        writer.writerow(["indicator", "row"])
-        for ind in result["indicators"]:
-            for v in ind["values"]:
-                writer.writerow([ind["id"], {k: x for k, x in v.items() if k != "records"}])
+        rows = indicator_rows(result)
+        fields = list(dict.fromkeys(k for r in rows for k in r))
+        writer = csv.DictWriter(sys.stdout, fieldnames=fields)
+        writer.writeheader()
+        writer.writerows(rows)
         return
     for ind in result["indicators"]:
         _print_indicator(ind)

@@ -248,3 +248,22 @@ def indicators_report(
         "indicators": out,
         "notes": notes,
     }
+
+
+def indicator_frames(
+    con: duckdb.DuckDBPyConnection, as_of: dt.date | None = None, currency: str = "CNY"
+) -> dict[str, pd.DataFrame]:
+    """The indicators as DataFrames, one per indicator id (the Python API behind `statecap indicators`)."""
+    report = indicators_report(con, as_of, currency)
+    return {ind["id"]: pd.DataFrame(ind["values"]) for ind in report["indicators"]}
+
+
+def indicator_rows(report: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every indicator value as one flat row (``indicator`` first), for CSV output."""
+    rows = []
+    for ind in report["indicators"]:
+        for v in ind["values"]:
+            row = {"indicator": ind["id"], "unit": ind["unit"]}
+            row.update({k: (";".join(map(str, x)) if isinstance(x, list) else x) for k, x in v.items()})
+            rows.append(row)
+    return rows
