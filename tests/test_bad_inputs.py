@@ -147,6 +147,81 @@ def test_bad_input_fails_cleanly_and_changes_nothing(case, tmp_path, mini_db, mo
     assert left == ([store.name] if before is not None else []), f"files left beside the store: {left}"
 
 
+# ---- API requests -----------------------------------------------------------------------------------
+
+TOKEN = "corpus-token-0123456789abcdef"
+
+
+def api_case_setup(case: dict[str, Any], tmp: Path, mini_db: Path):
+    """The app over a copy of the mini store, with the case's access settings, and its store path."""
+    from statecap.api.app import create_app
+    from statecap.api.security import Security
+
+    store = tmp / "store" / "atlas.duckdb"
+    store.parent.mkdir()
+    shutil.copyfile(mini_db, store)
+    data_dir = tmp / "data-dir"
+    (data_dir / "incoming").mkdir(parents=True)
+    shutil.copyfile(CORPUS / "import/csv-share-over-100/stakes.csv", data_dir / "incoming" / "stakes.csv")
+    (tmp / "outside").mkdir()
+    shutil.copyfile(CORPUS / "import/csv-share-over-100/stakes.csv", tmp / "outside" / "stakes.csv")
+    (data_dir / "link").symlink_to(tmp / "outside", target_is_directory=True)
+    server = case.get("server", {})
+    security = Security(
+        token=TOKEN if server.get("token", True) else None,
+        data_dir=data_dir if server.get("data_dir", True) else None,
+        max_upload=server.get("max_upload", Security.max_upload),
+        timeout_s=server.get("timeout_s", Security.timeout_s),
+    )
+    return create_app(store, security=security), store
+
+
+def send(client, req: dict[str, Any], gen: Path):
+    def fill(text: str) -> str:
+        return text.replace("{token}", TOKEN).replace("{generated}", str(gen))
+
+    kw: dict[str, Any] = {"headers": {k: fill(v) for k, v in req.get("headers", {}).items()}}
+    if "params" in req:
+        kw["params"] = req["params"]
+    if "json" in req:
+        kw["json"] = req["json"]
+    if "data" in req:
+        kw["data"] = req["data"]
+    if "files" in req:
+        kw["files"] = {}
+        for field, ref in req["files"].items():
+            path = Path(fill(ref)) if ref.startswith("{") else CORPUS / ref
+            kw["files"][field] = (req.get("filename", path.name), path.read_bytes())
+    if "body_bytes" in req:
+        kw["content"] = b" " * int(req["body_bytes"])
+    if "body_nested" in req:
+        kw["content"] = b"[" * int(req["body_nested"]) + b"]" * int(req["body_nested"])
+    return client.request(req["method"], req["path"], **kw)
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if c["kind"] == "api"], ids=lambda c: c["id"])
+def test_bad_request_gets_a_4xx_and_changes_nothing(case, tmp_path, mini_db):
+    from fastapi.testclient import TestClient
+
+    app, store = api_case_setup(case, tmp_path, mini_db)
+    gen = tmp_path / "generated"
+    gen.mkdir()
+    if "generate" in case:
+        generate(case["generate"], gen)
+    before = sha256(store)
+    with TestClient(app, raise_server_exceptions=True) as client:
+        response = send(client, case["request"], gen)
+    assert response.status_code == case["status"], response.text
+    body = response.json()
+    assert set(body) >= {"detail", "problems"}, body
+    text = normalise(body["detail"] + " " + " ".join(str(p) for p in body["problems"]))
+    for fragment in case["messages"]:
+        assert normalise(fragment) in text, f"{fragment!r} not in {body}"
+    assert TOKEN not in response.text
+    assert sha256(store) == before, "the store changed"
+    assert sorted(p.name for p in store.parent.iterdir()) == [store.name]
+
+
 # ---- the corpus itself ----------------------------------------------------------------------------
 
 
@@ -154,7 +229,7 @@ def test_corpus_is_large_and_every_file_is_used():
     ids = [c["id"] for c in CASES]
     assert len(ids) == len(set(ids)), "case ids must be unique"
     assert len(CASES) >= 60
-    for kind in ("dataset", "import", "scenario", "cli"):
+    for kind in ("dataset", "import", "scenario", "cli", "api"):
         assert any(c["kind"] == kind for c in CASES), f"no {kind} case"
     assert all(c["messages"] for c in CASES), "every case names the message it expects"
     used: set[Path] = set()

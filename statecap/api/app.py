@@ -32,7 +32,9 @@ from statecap import __version__
 from statecap.api import models as M
 from statecap.api.cache import ResultCache, store_identity
 from statecap.api.deps import AsOf, Con, Currency, EntityId, jsonable
+from statecap.api.imports import install_imports
 from statecap.api.lab import router as lab_router
+from statecap.api.security import Security, install_security
 from statecap.errors import DataError, StatecapError, StoreError, UsageError
 from statecap.store.db import connect, resolve_db_path
 
@@ -42,6 +44,8 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     404: {"model": M.ErrorOut, "description": "No such entity"},
     422: {"model": M.ErrorOut, "description": "Malformed parameters or invalid scenario data"},
     503: {"model": M.ErrorOut, "description": "The store is missing or cannot be read"},
+    408: {"model": M.ErrorOut, "description": "The request ran past the time limit"},
+    413: {"model": M.ErrorOut, "description": "The request body is over the size limit"},
 }
 
 
@@ -137,13 +141,15 @@ def _error(status: int, detail: str, problems: list[dict[str, Any]] | None = Non
     return JSONResponse(status_code=status, content={"detail": detail, "problems": problems or []})
 
 
-def create_app(db: str | Path | None = None, warm: bool = False) -> FastAPI:
+def create_app(db: str | Path | None = None, warm: bool = False, security: Security | None = None) -> FastAPI:
     """The application for one store.
 
     Args:
         db: the store path (default: ``$STATECAP_DB`` or the per-user default store).
         warm: load today's ownership graph in the background at start-up, so that the first
             entity page is quick.
+        security: who may import, request limits, the data directory (default: from the
+            environment, see `statecap.api.security`).
     """
     state = AppState(resolve_db_path(db))
 
@@ -470,6 +476,8 @@ def create_app(db: str | Path | None = None, warm: bool = False) -> FastAPI:
     def index() -> HTMLResponse:
         return HTMLResponse((web_dir() / "index.html").read_text(encoding="utf-8"))
 
+    install_imports(app)  # POST /api/imports (statecap.api.imports)
+    install_security(app, security)  # token, request limits, data directory (statecap.api.security)
     return app
 
 
