@@ -127,6 +127,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--workdir", default=None)
     ap.add_argument("--no-write", action="store_true")
     ap.add_argument("--report-from", default=None, help="write RESULTS.md from a finished run's results.json")
+    ap.add_argument("--note", default="", help="a sentence added to the report (conditions of the run)")
     ap.add_argument("--one", nargs=4, metavar=("ENGINE", "REGISTRY", "OUT", "MASTER"), help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.one:
@@ -180,17 +181,21 @@ def main(argv: list[str] | None = None) -> None:
         "as of 2026-01-01, and write it as Parquet; each runs in a fresh process, and peak memory is the whole "
         "process tree's (the JVM and Python workers included).",
         "",
-        "| entities | stakes | engine | wall (s) | start-up (s) | levels (s) | bounds (s) | control + write (s) | peak RSS (MB) |",
-        "|---:|---:|---|---:|---:|---:|---:|---:|---:|",
+        "| entities | stakes | engine | wall (s) | start-up (s) | run (s) | of which load + levels (s) | bounds (s) | control + write (s) | peak RSS (MB) |",
+        "|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
         for engine in ("local", "spark"):
             e = r[engine]
             st = e["steps"]
+            parts = (
+                f"{st.get('levels', 0):.1f} | {st.get('bounds', 0):.1f} | {st.get('rest', 0):.1f}"
+                if engine == "spark"
+                else "- | - | -"
+            )
             lines.append(
                 f"| {r['entities']:,} | {r['stakes']:,} | {engine} | {e['wall_s']:.1f} | {e['start_s']:.1f} | "
-                f"{st.get('levels', 0):.1f} | {st.get('bounds', 0):.1f} | "
-                f"{(st.get('rest', 0) if engine == 'spark' else e['run_s']):.1f} | {e['peak_mb']:.0f} |"
+                f"{e['run_s']:.1f} | {parts} | {e['peak_mb']:.0f} |"
             )
     lines += [
         "",
@@ -202,6 +207,8 @@ def main(argv: list[str] | None = None) -> None:
         lines.append(
             f"| {r['entities']:,} | {c['rows']:,} | {c['mismatches'] or 'none'} | {max(c['max_abs_diff'].values()):.2g} |"
         )
+    if args.note:
+        lines += ["", args.note]
     write_results("\n".join(lines) + "\n")
 
 

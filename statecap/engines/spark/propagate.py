@@ -53,7 +53,7 @@ def _fold_sql() -> str:
     """One pass over an entity's owners (``es``, sorted by owner): every sum each mode needs.
 
     ``ls``: lower bounds added up; per mode ``lv``/``hv``: the lower and upper value before the
-    knapsack; per CONTROL mode ``sc``: the room its stakes could still fill (all at value 1).
+    knapsack.
     """
     one, two, zero = _d(1.0), _d(2.0), _d(0.0)
     fields = {"ls": "acc.ls + e.lw"}
@@ -67,46 +67,52 @@ def _fold_sql() -> str:
             tt = _d(t)
             xl = f"IF(e.oroot, {two}, IF(e.{prefix}_lo >= {tt}, e.{prefix}_lo, {zero}))"
             xh = f"IF(e.oroot, {two}, IF(e.{prefix}_hi >= {tt}, e.{prefix}_hi, {zero}))"
-            cap = f"least(e.hw, {xh}) - e.lw"
             fields[f"lv{prefix}"] = f"acc.lv{prefix} + least(e.lw, {xl})"
             fields[f"hv{prefix}"] = f"acc.hv{prefix} + least(e.lw, {xh})"
-            fields[f"sc{prefix}"] = f"acc.sc{prefix} + IF({cap} > {zero}, {cap}, {zero})"
     init = ", ".join(f"'{k}', {zero}" for k in fields)
     step = ", ".join(f"'{k}', {v}" for k, v in fields.items())
     return f"aggregate(es, named_struct({init}), (acc, e) -> named_struct({step}))"
 
 
-def _share_items_sql(prefix: str) -> str:
-    """The SHARE knapsack's items (stakes with room above their lower bound), best value first."""
-    one, zero = _d(1.0), _d(0.0)
-    xh = f"IF(e.oroot, {one}, e.{prefix}_hi)"
+def _items_sql(prefix: str, mode: int, t: float) -> str:
+    """The knapsack's items: each owner's room above its lower bound, with the value it brings.
+
+    Ordered as the kernel fills them: best value first, ties in owner order (SHARE); owner order
+    (CONTROL, where every value is 1).
+    """
+    one, two, zero = _d(1.0), _d(2.0), _d(0.0)
+    if mode == K.SHARE:
+        xh = f"IF(e.oroot, {one}, e.{prefix}_hi)"
+        return (
+            f"array_sort(transform(filter(es, e -> (e.hw - e.lw) > {zero} AND {xh} > {zero}), "
+            f"e -> named_struct('nv', -({xh}), 'owner', e.owner, 'cap', e.hw - e.lw)))"
+        )
+    tt = _d(t)
+    xh = f"IF(e.oroot, {two}, IF(e.{prefix}_hi >= {tt}, e.{prefix}_hi, {zero}))"
+    cap = f"least(e.hw, {xh}) - e.lw"
     return (
-        f"array_sort(transform(filter(es, e -> (e.hw - e.lw) > {zero} AND {xh} > {zero}), "
-        f"e -> named_struct('nv', -({xh}), 'cap', e.hw - e.lw)))"
+        f"transform(filter(es, e -> ({cap}) > {zero}), "
+        f"e -> named_struct('nv', -{one}, 'owner', e.owner, 'cap', {cap}))"
     )
 
 
 def _values(df: Any) -> list[Any]:
-    """(lo, hi) columns per mode from the fold ``f`` and the SHARE items ``it_<prefix>``.
+    """(lo, hi) columns per mode from the fold ``f`` and the knapsack items ``it_<prefix>``.
 
     Upper bounds add the fractional knapsack: owners' stakes above their lower bounds, best value
-    first, until the entity's owners hold 100% (for CONTROL every value is 1, so it is the room
-    or the sum of the stakes' room, whichever is smaller).
+    first, until the entity's owners hold 100%.
     """
     from pyspark.sql import functions as F
 
     one, zero = _d(1.0), _d(0.0)
     cols = []
-    for prefix, mode, _t in MODES:
+    for prefix, _mode, _t in MODES:
         lo = f"least(f.lv{prefix}, {one})"
-        if mode == K.SHARE:
-            knap = (
-                f"aggregate(it_{prefix}, named_struct('room', {one} - f.ls, 'acc', f.hv{prefix}), "
-                f"(s, it) -> IF(s.room > {zero}, named_struct('room', s.room - least(s.room, it.cap), "
-                f"'acc', s.acc + least(s.room, it.cap) * (-it.nv)), s)).acc"
-            )
-        else:
-            knap = f"f.hv{prefix} + IF({one} - f.ls > {zero}, least({one} - f.ls, f.sc{prefix}), {zero})"
+        knap = (
+            f"aggregate(it_{prefix}, named_struct('room', {one} - f.ls, 'acc', f.hv{prefix}), "
+            f"(s, it) -> IF(s.room > {zero}, named_struct('room', s.room - least(s.room, it.cap), "
+            f"'acc', s.acc + least(s.room, it.cap) * (-it.nv)), s)).acc"
+        )
         hi = f"least({knap}, {one})"
         for name, expr in ((f"{prefix}_lo", lo), (f"{prefix}_hi", hi)):
             cols.append(
@@ -126,13 +132,12 @@ def _singletons(nl: Any, msg: Any) -> Any:
         "owner", "lw", "hw", "oroot", "oreach", *VALUE_COLS
     )  # owner first: array_sort orders by it
     agg = msg.groupBy(F.col("owned").alias("node")).agg(F.array_sort(F.collect_list(entry)).alias("es"))
-    share_prefixes = [p for p, mode, _ in MODES if mode == K.SHARE]
     staged = nl.join(agg, "node", "left").select(
         "node",
         "root",
         (F.col("root") | F.coalesce(F.expr("exists(es, e -> e.oreach)"), F.lit(False))).alias("reach"),
         F.expr(_fold_sql()).alias("f"),
-        *[F.expr(_share_items_sql(p)).alias(f"it_{p}") for p in share_prefixes],
+        *[F.expr(_items_sql(p, mode, t)).alias(f"it_{p}") for p, mode, t in MODES],
     )
     return staged.select(
         "node",
@@ -164,10 +169,12 @@ def _proxy_hi(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
 
 
 def evaluate_component(pdf: pd.DataFrame) -> pd.DataFrame:
-    """One cyclic component through the local kernel (runs on an executor).
+    """Cyclic components through the local kernel (runs on an executor).
 
-    `pdf` holds every stake into the component's members: internal ones, and outside ones with
-    their owner's values. Returns the members' values in `VALUES_DDL` layout.
+    `pdf` holds every stake into the members of one or more components: internal ones, and
+    outside ones with their owner's values. The components are evaluated together as one graph
+    in which each is its own strongly connected component (so each gets exactly the kernel's
+    treatment). Returns the members' values in `VALUES_DDL` layout.
     """
     import pyarrow as pa
     import scipy.sparse as sp
@@ -301,7 +308,15 @@ def evaluate(
                 F.col("dcomp").alias("comp"), "owned", "owner", "lw", "hw", F.lit(False).alias("internal"),
                 "oroot", "oreach", *VALUE_COLS,
             )  # fmt: skip
-            comps = inner.unionByName(outer).groupBy("comp").applyInPandas(evaluate_component, VALUES_DDL)
+            # many components per call: the kernel treats each one on its own, so batching them
+            # saves the per-call overhead that dominates for the many two-entity cross-holdings
+            buckets = int(spark.conf.get("spark.sql.shuffle.partitions", "8"))
+            comps = (
+                inner.unionByName(outer)
+                .withColumn("_bucket", F.pmod(F.xxhash64("comp"), F.lit(buckets)))
+                .groupBy("_bucket")
+                .applyInPandas(lambda pdf: evaluate_component(pdf.drop(columns="_bucket")), VALUES_DDL)
+            )
             parts.append(comps)
         vals = parts[0]
         for p in parts[1:]:
