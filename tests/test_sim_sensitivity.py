@@ -68,5 +68,6 @@ def test_sensitivity_of_the_model_reports_every_output_with_intervals():
     assert set(r["indices"]) == set(SOBOL_OUTPUTS)
     ix = r["indices"]["self_sufficiency"]["sectors.ai.initial_self_sufficiency"]
     assert ix["ST"] is not None and ix["ST_conf"] is not None
+    assert "too small" in r["warning"]
     with pytest.raises(UsageError, match="unknown sector"):
         sensitivity("baseline", small, n_base=8, sector="atlantis", calibration=None)

@@ -209,6 +209,7 @@ def calibrate(
     out_path: Annotated[
         Path | None, typer.Option("--out", help="Where to write the fit (default: beside the store).")
     ] = None,
+    set_: SetOpt = None,
     db: DbOpt = None,
     json: JsonOpt = False,
 ) -> None:
@@ -218,7 +219,13 @@ def calibrate(
 
     with open_store(db) as con, progress_bar("calibrating") as progress:
         fit = calibrate_fn(
-            scenario, con=con, runs=runs, seed=seed, max_evaluations=evaluations, progress=progress
+            scenario,
+            parse_sets(set_),
+            con=con,
+            runs=runs,
+            seed=seed,
+            max_evaluations=evaluations,
+            progress=progress,
         )
     path = save_fit(fit, out_path if out_path is not None else default_fit_path(fit))
     fit["file"] = str(path)
@@ -230,12 +237,14 @@ def calibrate(
     )
     for col in ("parameter", "value", "range", "fitted", "note"):
         table.add_column(col)
+    unfitted = [name for name, p in fit["parameters"].items() if not p["fitted"]]
     for name, p in fit["parameters"].items():
-        note = "at a bound of its range" if p.get("at_bound") else (p.get("reason") or "")
-        table.add_row(
-            name, f"{p['value']:.4g}", f"[{p['range'][0]:g}, {p['range'][1]:g}]", str(p["fitted"]), note
-        )
+        if p["fitted"]:
+            note = "at a bound of its range" if p.get("at_bound") else ""
+            table.add_row(name, f"{p['value']:.4g}", f"[{p['range'][0]:g}, {p['range'][1]:g}]", "yes", note)
     out.print(table)
+    if unfitted:
+        out.print(f"not fitted, priors kept (no series informs them): {', '.join(unfitted)}")
     for t in fit["targets"]:
         out.print(
             f"{t['series']}: train RMSE {_fmt(t['train_rmse_pp'], 2)} pp, holdout RMSE "
@@ -293,6 +302,8 @@ def sensitivity(
             table.add_row("(the output does not vary)", "-", "-")
         out.print(table)
     console.print(f"[dim]{result['evaluations']} model runs; {result['note']}[/dim]")
+    if result.get("warning"):
+        console.print(f"[yellow]warning[/yellow]: {result['warning']}")
 
 
 def register(app: typer.Typer) -> None:

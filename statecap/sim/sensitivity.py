@@ -22,6 +22,7 @@ from statecap.sim.compile import params_from_matrix
 from statecap.sim.model import OUTPUTS, Params, run_model
 from statecap.sim.montecarlo import CHUNK, Progress, prepare
 
+SMALL_N_BASE = 32  # below this the bootstrap intervals are too wide to read
 SOBOL_OUTPUTS = (
     "self_sufficiency",
     "capability",
@@ -189,5 +190,10 @@ def sensitivity(
         "note": (
             "S1: share of the output's variance due to the parameter alone; ST: including its "
             "interactions. Outputs that do not vary have null indices."
+        ),
+        "warning": (
+            f"a base sample of {n_base} is too small for stable indices (wide intervals); use 64 or more"
+            if n_base < SMALL_N_BASE
+            else None
         ),
     }
