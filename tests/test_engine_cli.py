@@ -83,3 +83,24 @@ def test_state_share_is_the_same_on_both_engines(mini_db):
         assert b["state_share"]["hi"] == pytest.approx(a["state_share"]["hi"], abs=1e-9)
         assert b["state_class"] == a["state_class"]
     assert sorted(map(str, spark["closed_sccs"])) == sorted(map(str, local["closed_sccs"]))
+
+
+def test_engines_read_statecap_export_parquet(mini_db, tmp_path):
+    """`statecap export parquet` output (entities sorted by id) gives the store's answers, by id."""
+    import duckdb
+
+    from statecap.analytics.ownership import state_share
+    from statecap.engines import get_engine, open_source
+    from statecap.graph import load_graph
+
+    run_cli("export", "parquet", str(tmp_path / "pq"), "--db", str(mini_db), check=True)
+    table = get_engine("local").ownership(open_source(tmp_path / "pq")).to_pylist()
+    with duckdb.connect(str(mini_db), read_only=True) as con:
+        g = load_graph(con)
+    share = state_share(g)
+    expected = {g.id_of(i): (share.lo[i], share.hi[i]) for i in range(g.n)}
+    assert {r["id"] for r in table} == set(expected)
+    for r in table:
+        lo, hi = expected[r["id"]]
+        assert r["state_share_lo"] == pytest.approx(lo, abs=1e-9), r["id"]
+        assert r["state_share_hi"] == pytest.approx(hi, abs=1e-9), r["id"]
