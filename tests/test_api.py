@@ -79,7 +79,7 @@ def test_search_finds_by_name_chinese_name_alias_and_identifier(mini, query, exp
 def test_search_limit_and_bad_queries(mini):
     assert len(ok(mini, "/api/entities", params={"q": "c", "limit": 2})) == 2
     r = mini.get("/api/entities", params={"q": "   "})
-    assert r.status_code == 400 and "empty" in r.json()["detail"]
+    assert r.status_code == 422 and "q:" in r.json()["detail"]
     r = mini.get("/api/entities", params={"q": "x", "limit": 0})
     assert r.status_code == 422 and "limit" in r.json()["detail"]
     assert mini.get("/api/entities").status_code == 422  # q is required
@@ -197,7 +197,10 @@ def test_state_share_ranking(mini):
     approx_iv(shares["cn-chipco"], 20.0, 20.0)
     approx_iv(shares["cn-aico"], 0.0, 100.0)
     r = mini.get("/api/state-share", params={"sector": "no-such-sector"})
-    assert r.status_code == 400 and "sector" in r.json()["detail"]
+    assert r.status_code == 422 and "sector" in r.json()["detail"]
+    only_chips = ok(mini, "/api/state-share", params={"sector": "semiconductors"})
+    # ChipDesign's only state stake ended in 2020: today only ChipCo is a chip firm with a state share
+    assert {x["id"] for x in only_chips["results"]} == {"cn-chipco"}
 
 
 # ---- flows and indicators -----------------------------------------------------------------------
@@ -250,8 +253,10 @@ def test_flows_equal_the_cli(mini, mini_db):
         mini_db, "flows", "--by", "year", "--from", "2016", "--to", "2020", "--currency", "USD"
     )
     r = mini.get("/api/flows", params={"by": "colour"})
-    assert r.status_code == 400 and "colour" in r.json()["detail"]
-    assert mini.get("/api/flows", params={"currency": "XYZ"}).status_code == 400
+    assert r.status_code == 422 and "by" in r.json()["detail"]
+    r = mini.get("/api/flows", params={"by": "year,year"})
+    assert r.status_code == 400 and "twice" in r.json()["detail"]
+    assert mini.get("/api/flows", params={"currency": "XYZ"}).status_code == 422
 
 
 def test_trace_equals_the_cli(mini, mini_db):
@@ -314,7 +319,11 @@ def test_simulate_equals_the_cli_and_levers_move_it(builtin, builtin_db):
 
 def test_simulate_rejects_bad_input(builtin):
     r = builtin.post("/api/simulate", json={"scenario": "/etc/passwd", "runs": 10})
-    assert r.status_code == 400 and "built-in" in r.json()["detail"]
+    assert r.status_code == 422 and "scenario" in r.json()["detail"]
+    r = builtin.post("/api/simulate", json={"scenario": "baseline", "runs": "10"})
+    assert r.status_code == 422 and "runs" in r.json()["detail"]
+    r = builtin.post("/api/simulate", json={"scenario": "baseline", "rnus": 10})
+    assert r.status_code == 422 and "rnus" in r.json()["detail"]
     r = builtin.post("/api/simulate", json={"scenario": "baseline", "runs": 0})
     assert r.status_code == 422 and "runs" in r.json()["detail"]
     r = builtin.post(
@@ -380,6 +389,8 @@ def test_dashboard_and_assets_are_served_from_packages(mini):
         assert mini.get(f"/static/{asset}").status_code == 200
     r = mini.get("/api/nothing-here")
     assert r.status_code == 404 and r.json()["detail"]
+    r = mini.delete("/api/health")
+    assert r.status_code == 405 and "GET" in r.headers["allow"]
 
 
 def test_the_api_never_changes_the_store(mini_db, mini):

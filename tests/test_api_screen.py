@@ -26,4 +26,4 @@ def test_screen_equals_the_cli(mini, mini_db):
     only = ok(mini, "/api/entities/cn-chipco/screen", params={"rule": ["ofac50", "outbound"]})
     assert set(only["rules"]) == {"ofac50", "outbound"}
     r = mini.get("/api/entities/cn-chipco/screen", params={"rule": "no-such-rule"})
-    assert r.status_code == 400 and "no-such-rule" in r.json()["detail"]
+    assert r.status_code == 422 and "rule" in r.json()["detail"]

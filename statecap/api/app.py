@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 import threading
 from collections.abc import Callable
 from contextlib import asynccontextmanager
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import duckdb
 from fastapi import FastAPI, Query, Request
@@ -36,9 +37,15 @@ from statecap.api.imports import install_imports
 from statecap.api.lab import router as lab_router
 from statecap.api.security import Security, install_security
 from statecap.errors import DataError, StatecapError, StoreError, UsageError
+from statecap.model.taxonomy import load_taxonomy
 from statecap.store.db import connect, resolve_db_path
 
 MAX_LIMIT = 500
+MAX_OFFSET = 10_000_000
+FLOW_KEYS = "(sector|sub_sector|mechanism|year|level|record_type|currency)"
+BY_PATTERN = rf"^{FLOW_KEYS}(,{FLOW_KEYS})*$"
+SECTOR_PATTERN = "^(" + "|".join(re.escape(c) for c in sorted(load_taxonomy().sectors)) + ")$"
+Rule = Literal["ofac50", "bis-affiliates", "outbound", "owned-or-controlled"]
 ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": M.ErrorOut, "description": "A parameter has a value the question cannot take"},
     404: {"model": M.ErrorOut, "description": "No such entity"},
@@ -199,14 +206,18 @@ def create_app(db: str | Path | None = None, warm: bool = False, security: Secur
         for e in exc.errors():
             loc = [str(x) for x in e.get("loc", ())]
             problems.append(
-                {"field": ".".join(loc[1:]) or None, "file": loc[0] if loc else None, "reason": e["msg"]}
+                {"field": ".".join(loc[1:]) or None, "record": loc[0] if loc else None, "reason": e["msg"]}
             )
-        detail = "; ".join(f"{p['field'] or p['file']}: {p['reason']}" for p in problems) or "invalid request"
+        detail = (
+            "; ".join(f"{p['field'] or p['record']}: {p['reason']}" for p in problems) or "invalid request"
+        )
         return _error(422, detail, problems)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return _error(exc.status_code, str(exc.detail))
+        response = _error(exc.status_code, str(exc.detail))
+        response.headers.update(exc.headers or {})  # e.g. Allow on 405
+        return response
 
     def resolve(con: duckdb.DuckDBPyConnection, key: str) -> str:
         from statecap.store.query import resolve_entity
@@ -235,7 +246,13 @@ def create_app(db: str | Path | None = None, warm: bool = False, security: Secur
     def entities(
         con: Con,
         q: Annotated[
-            str, Query(description="Id, English or Chinese name, alias or identifier.", max_length=200)
+            str,
+            Query(
+                description="Id, English or Chinese name, alias or identifier.",
+                min_length=1,
+                max_length=200,
+                pattern=r"[0-9A-Za-z\u00c0-\uffef]",
+            ),
         ],
         limit: Annotated[int, Query(ge=1, le=100)] = 10,
     ) -> Any:
@@ -266,9 +283,9 @@ def create_app(db: str | Path | None = None, warm: bool = False, security: Secur
         con: Con,
         entity_id: EntityId,
         as_of: AsOf = None,
-        paths: Annotated[int, Query(ge=0, le=20, description="Paths to give per owner.")] = 3,
+        paths: Annotated[int, Query(ge=1, le=20, description="Paths to give per owner.")] = 3,
         limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 100,
-        offset: Annotated[int, Query(ge=0)] = 0,
+        offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
     ) -> Any:
         """Every direct and indirect owner with integrated shares [lo, hi] and paths (``statecap owners``).
 
@@ -322,7 +339,7 @@ def create_app(db: str | Path | None = None, warm: bool = False, security: Secur
         as_of: AsOf = None,
         stake_type: Annotated[str, Query(alias="type", pattern="^(equity|voting)$")] = "equity",
         limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
-        offset: Annotated[int, Query(ge=0)] = 0,
+        offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
     ) -> Any:
         """The stakes held in the entity (``owners``) or by it (``holdings``), one page, with sources."""
         from statecap.queries.neighbours import neighbourhood
@@ -341,7 +358,7 @@ def create_app(db: str | Path | None = None, warm: bool = False, security: Secur
         entity_id: EntityId,
         as_of: AsOf = None,
         rule: Annotated[
-            list[str] | None,
+            list[Rule] | None,
             Query(
                 description="Rules to apply (default all): ofac50, bis-affiliates, outbound, owned-or-controlled."
             ),
@@ -365,7 +382,10 @@ def create_app(db: str | Path | None = None, warm: bool = False, security: Secur
     def state_share(
         con: Con,
         top: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 20,
-        sector: Annotated[str | None, Query(max_length=100)] = None,
+        sector: Annotated[
+            str | None,
+            Query(description="A sector or sub-sector code (sectors.yaml).", pattern=SECTOR_PATTERN),
+        ] = None,
         as_of: AsOf = None,
     ) -> Any:
         """Entities with the largest integrated state shares (``statecap state-share``)."""
@@ -384,7 +404,7 @@ def create_app(db: str | Path | None = None, warm: bool = False, security: Secur
             str,
             Query(
                 description="Comma-separated: sector, sub_sector, mechanism, year, level, record_type, currency.",
-                max_length=200,
+                pattern=BY_PATTERN,
             ),
         ] = "sector,mechanism",
         year_from: Annotated[int | None, Query(alias="from", ge=1900, le=2200)] = None,

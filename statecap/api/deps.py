@@ -11,6 +11,7 @@ import duckdb
 import numpy as np
 from fastapi import Depends, Query, Request
 from fastapi import Path as PathParam
+from fastapi.exceptions import RequestValidationError
 
 from statecap.store.db import connect
 
@@ -39,8 +40,39 @@ def get_con(request: Request) -> Iterator[duckdb.DuckDBPyConnection]:
 
 
 Con = Annotated[duckdb.DuckDBPyConnection, Depends(get_con)]
-AsOf = Annotated[dt.date | None, Query(description="Answer as of this date (YYYY-MM-DD); default today.")]
-Currency = Annotated[str, Query(description="CNY, USD, EUR or HKD.", max_length=8)]
+
+
+def as_of_date(
+    as_of: Annotated[
+        str | None,
+        Query(
+            description="Answer as of this date (YYYY-MM-DD, years 1800-2199); default today.",
+            pattern=r"^(18|19|20|21)[0-9]{2}-[0-9]{2}-[0-9]{2}$",
+            json_schema_extra={"format": "date"},
+        ),
+    ] = None,
+) -> dt.date | None:
+    """``as_of`` as a date: only the ISO form YYYY-MM-DD (no timestamps, no other forms)."""
+    if as_of is None:
+        return None
+    try:
+        return dt.date.fromisoformat(as_of)
+    except ValueError:
+        raise RequestValidationError(
+            [
+                {
+                    "loc": ("query", "as_of"),
+                    "msg": f"{as_of!r} is not a calendar date (YYYY-MM-DD)",
+                    "type": "value_error",
+                }
+            ]
+        ) from None
+
+
+AsOf = Annotated[dt.date | None, Depends(as_of_date)]
+Currency = Annotated[
+    str, Query(description="CNY, USD, EUR or HKD.", pattern="^(CNY|USD|EUR|HKD|cny|usd|eur|hkd)$")
+]
 EntityId = Annotated[
     str, PathParam(description="Entity id or identifier (USCC, LEI, ticker, ...).", max_length=300)
 ]

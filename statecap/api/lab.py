@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from typing import Annotated, Any
 
 import duckdb
 import pandas as pd
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from statecap.api import models as M
 from statecap.api.deps import Con, jsonable
@@ -46,11 +47,24 @@ LEVERS: tuple[dict[str, Any], ...] = (
 )  # fmt: skip
 
 
+def _scenario_pattern() -> str:
+    from statecap.sim.scenario import builtin_scenarios
+
+    # names are plain words with dashes (checked), so the pattern needs no escapes in any regex dialect
+    names = [s["name"] for s in builtin_scenarios() if re.fullmatch(r"[A-Za-z0-9_-]+", s["name"])]
+    return "^(" + "|".join(names) + ")$"
+
+
 class SimulateIn(M.Model):
-    """A run of the policy lab: a built-in scenario, overrides (levers), runs and seed."""
+    """A run of the policy lab: a built-in scenario, overrides (levers), runs and seed.
+
+    Strict: numbers must be numbers and ``series`` a boolean; unknown keys are refused.
+    """
+
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     scenario: str = Field(
-        "baseline", max_length=100, description="a built-in scenario name (GET /api/scenarios)"
+        "baseline", pattern=_scenario_pattern(), description="a built-in scenario name (GET /api/scenarios)"
     )
     overrides: dict[str, Any] = Field(
         default_factory=dict,
