@@ -291,6 +291,9 @@ def propagate(
             flags[c] |= F_HI_FALLBACK
             for k in range(a, b):
                 vhi[k] = 1.0
+        # descend from the certified point: every step stays certified and can only tighten
+        # (the map jumps where control reaches the threshold, so the ascent may stop short)
+        if mode == CONTROL or not accepted:
             flags[c] |= F_HI_NOT_CONVERGED
             for _ in range(sweeps):
                 delta = 0.0
