@@ -149,7 +149,7 @@ class Entity(Record):
     name_zh: OptText = None
     aliases: list[Text] = Field(default_factory=list)
     kind: Text
-    country: Annotated[str, Field(pattern=r"^[a-z]{2}$")] = "cn"
+    country: Annotated[str, Field(pattern=r"^[a-z]{2}$")] = "zz"
     level: Literal["central", "provincial", "municipal", "district"] | None = None
     region: OptText = None
     identifiers: Identifiers = Field(default_factory=Identifiers)
@@ -160,6 +160,15 @@ class Entity(Record):
 
     def date_pairs(self) -> DatePairs:
         return [("founded", self.founded, "dissolved", self.dissolved)]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _country_from_id(cls, data: Any) -> Any:
+        """No country given: take it from an id like ``cn-smic``, else ``zz`` (unknown)."""
+        if isinstance(data, dict) and data.get("country") is None:
+            m = re.match(r"^([a-z]{2})-", str(data.get("id", "")))
+            data = {**data, "country": m.group(1) if m else "zz"}
+        return data
 
 
 class Stake(Record):
