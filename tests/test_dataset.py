@@ -252,3 +252,24 @@ def test_random_valid_datasets_load(tmp_path, data):
     ds = load_dataset(root)
     assert ds.counts()["entities"] == len(entities)
     assert ds.counts()["stakes"] == len(stakes)
+
+
+def test_overlapping_records_of_one_holding_rejected(mini_dir):
+    add(mini_dir, "stakes", {"owner": "cn-fund", "owned": "cn-chipco", "share": 25, "valid_from": "2019",
+                             "sources": ["src-test"]})  # fmt: skip
+    probs = problems_for(mini_dir)
+    assert any("overlaps stake:cn-fund:cn-chipco:equity:2015-01-01" in p.reason for p in probs), [
+        str(p) for p in probs
+    ]
+
+
+def test_consecutive_records_of_one_holding_are_fine(mini_dir):
+    path = mini_dir / "stakes" / "test.yaml"
+    text = path.read_text().replace(
+        '{owner: cn-fund, owned: cn-chipco, share: 20, valid_from: "2015-01-01", sources: [src-test]}',
+        '{owner: cn-fund, owned: cn-chipco, share: 20, valid_from: "2015-01-01", valid_to: "2019", sources: [src-test]}',
+    )
+    path.write_text(text)
+    add(mini_dir, "stakes", {"owner": "cn-fund", "owned": "cn-chipco", "share": 25, "valid_from": "2019",
+                             "sources": ["src-test"]})  # fmt: skip
+    load_dataset(mini_dir)

@@ -328,6 +328,7 @@ def check_dataset(ds: Dataset, taxonomy: Taxonomy | None = None) -> list[Problem
         _check_codes(folder, rec, tax, at)
 
     problems.extend(_check_stake_sums(ds))
+    problems.extend(_check_overlapping_stakes(ds))
     return problems
 
 
@@ -407,4 +408,36 @@ def _check_stake_sums(ds: Dataset) -> list[Problem]:
                     )
                 )
                 break
+    return problems
+
+
+def _check_overlapping_stakes(ds: Dataset) -> list[Problem]:
+    """Two records of the same holding (owner, owned, type, direct) must not be valid at once.
+
+    A change of holding is a new record whose ``valid_from`` is the old record's ``valid_to``;
+    two open-ended records for the same holding would be added up by the analytics.
+    """
+    problems: list[Problem] = []
+    groups: dict[tuple[str, str, str, bool], list[Stake]] = defaultdict(list)
+    for rec in ds["stakes"]:
+        assert isinstance(rec, Stake)
+        groups[(rec.owner, rec.owned, rec.type, rec.direct)].append(rec)
+    for recs in groups.values():
+        if len(recs) < 2:
+            continue
+        recs = sorted(recs, key=lambda s: s.valid_from or dt.date.min)
+        for a, b in zip(recs, recs[1:], strict=False):
+            a_end = a.valid_to or dt.date.max
+            if (b.valid_from or dt.date.min) < a_end:
+                o = ds.origin(b)
+                problems.append(
+                    Problem(
+                        o.file,
+                        b.key,
+                        "valid_from",
+                        f"overlaps {a.key} (the same holding valid at the same time); close the earlier "
+                        "record with valid_to",
+                        o.line,
+                    )
+                )
     return problems
