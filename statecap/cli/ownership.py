@@ -12,14 +12,7 @@ from statecap.cli._engine import EngineOpt, SparkMasterOpt, engine_state_share_r
 from statecap.cli.common import AsOfOpt, DbOpt, JsonOpt, console, emit_json, open_store, out, parse_as_of
 from statecap.engines.base import DEFAULT_SPARK_MASTER
 from statecap.errors import UsageError
-
-
-def _iv(d: dict[str, float] | None) -> str:
-    if d is None:
-        return "-"
-    if abs(d["hi"] - d["lo"]) < 5e-5:
-        return f"{d['lo']:.2f}%"
-    return f"{d['lo']:.2f}-{d['hi']:.2f}%"
+from statecap.model.values import format_interval
 
 
 def _cls(d: dict[str, str]) -> str:
@@ -44,14 +37,16 @@ def owners(
         return
     out.print(
         f"[bold]{report['name']}[/bold] ({report['entity']}) as of {report['evaluated_on']}: "
-        f"state share {_iv(report['state_share'])}, {_cls(report['state_class'])}"
+        f"state share {format_interval(report['state_share'])}, {_cls(report['state_class'])}"
     )
     table = Table()
     for col in ("owner", "name", "direct", "integrated", "best path"):
         table.add_column(col)
     for o in report["owners"]:
         best = " > ".join(o["paths"][0]["nodes"]) if o["paths"] else ""
-        table.add_row(o["id"], o["name"], _iv(o["direct"]), _iv(o["integrated"]), best)
+        table.add_row(
+            o["id"], o["name"], format_interval(o["direct"]), format_interval(o["integrated"]), best
+        )
     out.print(table)
 
 
@@ -71,7 +66,7 @@ def control(
         emit_json(report)
         return
     out.print(
-        f"[bold]{report['name']}[/bold] ({report['entity']}): state share {_iv(report['state_share'])}, "
+        f"[bold]{report['name']}[/bold] ({report['entity']}): state share {format_interval(report['state_share'])}, "
         f"{_cls(report['state_class'])}"
     )
     rules: dict[str, Any] = report["rules"]
@@ -83,17 +78,23 @@ def control(
     for key in ("laporta_20", "laporta_10"):
         r = rules[key]
         uo = r["ultimate_owner"]
-        who = f"{uo['controller']} {_iv(uo['control'])} ({uo['certainty']})" if uo else "none"
+        who = f"{uo['controller']} {format_interval(uo['control'])} ({uo['certainty']})" if uo else "none"
         out.print(
-            f"La Porta {r['threshold']:g}%: state control {_iv(r['state_control'])} "
+            f"La Porta {r['threshold']:g}%: state control {format_interval(r['state_control'])} "
             f"(controls: {r['state_controls']}); ultimate owner: {who}"
         )
         for ch in r["state_chains"][:1]:
-            out.print(f"  state chain: {' > '.join(ch['nodes'])} (weakest link {_iv(ch['weakest_link'])})")
+            out.print(
+                f"  state chain: {' > '.join(ch['nodes'])} (weakest link {format_interval(ch['weakest_link'])})"
+            )
     integ = rules["integrated_50"]["controllers"]
     out.print(
         "integrated > 50%: "
-        + (", ".join(f"{c['controller']} {_iv(c['integrated'])}" for c in integ) if integ else "none")
+        + (
+            ", ".join(f"{c['controller']} {format_interval(c['integrated'])}" for c in integ)
+            if integ
+            else "none"
+        )
     )
 
 
@@ -124,7 +125,7 @@ def state_share_cmd(
     for col in ("id", "name", "state share", "class"):
         table.add_column(col)
     for r in report["results"]:
-        table.add_row(r["id"], r["name"], _iv(r["state_share"]), _cls(r["state_class"]))
+        table.add_row(r["id"], r["name"], format_interval(r["state_share"]), _cls(r["state_class"]))
     out.print(table)
     if report["closed_sccs"]:
         console.print(f"{len(report['closed_sccs'])} closed cross-holding groups (state share 0): see --json")

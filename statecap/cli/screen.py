@@ -17,18 +17,11 @@ from rich.table import Table
 
 from statecap.cli.common import AsOfOpt, DbOpt, JsonOpt, console, emit_json, open_store, out, parse_as_of
 from statecap.errors import UsageError
+from statecap.model.values import format_interval
 
 RULE_HELP = (
     "Rule: ofac50, bis-affiliates, outbound, owned-or-controlled (repeat for diff or for several rules)."
 )
-
-
-def _iv(d: dict[str, float] | None) -> str:
-    if d is None:
-        return "-"
-    if abs(d["hi"] - d["lo"]) < 5e-5:
-        return f"{d['lo']:.2f}%"
-    return f"{d['lo']:.2f}-{d['hi']:.2f}%"
 
 
 def _why(r: dict[str, Any]) -> str:
@@ -55,7 +48,7 @@ def _print_rule(report: dict[str, Any]) -> None:
     for col in ("id", "name", "verdict", "aggregate", "why"):
         table.add_column(col)
     for r in report["results"]:
-        table.add_row(r["id"], r["name"], r["verdict"], _iv(r["aggregate"]), _why(r))
+        table.add_row(r["id"], r["name"], r["verdict"], format_interval(r["aggregate"]), _why(r))
     out.print(table)
     if report.get("truncated"):
         console.print("[dim]more results: raise --limit, or use --json[/dim]")
@@ -72,13 +65,19 @@ def _print_entity(report: dict[str, Any]) -> None:
             continue
         why = _why({**r, "id": report["entity"]})
         table.add_row(
-            rule, r["verdict"] or "not caught", _iv(r["aggregate"]), "yes" if r["in_force"] else "no", why
+            rule,
+            r["verdict"] or "not caught",
+            format_interval(r["aggregate"]),
+            "yes" if r["in_force"] else "no",
+            why,
         )
     out.print(table)
     for rule, r in report["rules"].items():
         flips = [e for e in r.get("evidence", []) if e["kind"] == "flip"]
         for f in flips[:5]:
-            out.print(f"  {rule}: {f['owner']} -> {f['owned']} {_iv(f['share'])} decides it ({f['reason']})")
+            out.print(
+                f"  {rule}: {f['owner']} -> {f['owned']} {format_interval(f['share'])} decides it ({f['reason']})"
+            )
 
 
 def _print_diff(report: dict[str, Any]) -> None:
@@ -90,7 +89,7 @@ def _print_diff(report: dict[str, Any]) -> None:
         for col in ("id", "name", "verdict", "aggregate"):
             table.add_column(col)
         for r in rows:
-            table.add_row(r["id"], r["name"], r["verdict"], _iv(r["aggregate"]))
+            table.add_row(r["id"], r["name"], r["verdict"], format_interval(r["aggregate"]))
         if rows:
             out.print(table)
     if report["different_verdicts"]:

@@ -172,3 +172,12 @@ def parse_amount(value: Any, signed: bool = False) -> float | None:
     if abs(x) > MAX_AMOUNT:
         raise ValueError(f"amount {value!r} is implausibly large (over 1e16)")
     return x
+
+
+def format_interval(d: dict[str, float] | None, dash: str = "-") -> str:
+    """A percentage interval as people read it: ``12.50%``, ``10.00-30.00%``, or ``-`` for none."""
+    if d is None:
+        return "-"
+    if abs(d["hi"] - d["lo"]) < 5e-5:
+        return f"{d['lo']:.2f}%"
+    return f"{d['lo']:.2f}{dash}{d['hi']:.2f}%"

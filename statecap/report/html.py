@@ -25,6 +25,7 @@ from typing import Any
 import duckdb
 
 from statecap.errors import UsageError
+from statecap.model.values import format_interval
 
 SECTIONS = (
     ("at-a-glance", "The system at a glance"),
@@ -42,6 +43,10 @@ SECTIONS = (
     ("sources", "Sources"),
 )
 HEADLINE_OUTPUTS = ("self_sufficiency", "capability", "state_capital_cum", "soe_debt_ratio")
+
+
+def _iv(d: dict[str, float] | None) -> str:
+    return format_interval(d, dash="–")
 
 
 def _plotly() -> Any:
@@ -71,14 +76,6 @@ def _env() -> Any:
     env.filters["pct"] = lambda x: "-" if x is None else f"{x:.1f}%"
     env.filters["num"] = lambda x: "-" if x is None else (f"{x:,.0f}" if abs(x) >= 100 else f"{x:.3g}")
     return env
-
-
-def _iv(d: dict[str, float] | None) -> str:
-    if d is None:
-        return "-"
-    if abs(d["hi"] - d["lo"]) < 5e-5:
-        return f"{d['lo']:.2f}%"
-    return f"{d['lo']:.2f}–{d['hi']:.2f}%"
 
 
 def _figure_html(fig: Any, div_id: str) -> str:
