@@ -33,12 +33,12 @@ __all__ = [
 ]
 
 
-def get_engine(name: str = "local", master: str = DEFAULT_SPARK_MASTER, **options: Any) -> Engine:
+def get_engine(name: str = "local", master: str | None = DEFAULT_SPARK_MASTER, **options: Any) -> Engine:
     """The engine called `name` (``local`` or ``spark``).
 
     Args:
         name: ``local`` (default) or ``spark``.
-        master: the Spark master URL (spark only; default ``local[*]``).
+        master: the Spark master URL (spark only; default ``local[*]``; None under spark-submit).
         options: passed to `SparkEngine` (work_dir, shuffle_partitions, driver_memory, conf, progress).
 
     Raises:

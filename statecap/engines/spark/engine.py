@@ -36,7 +36,8 @@ class SparkEngine(Engine):
 
     Args:
         master: Spark master URL (``local[*]``, ``yarn``, ``k8s://https://...``, ``spark://...``);
-            ignored when a session is already active (spark-submit, Databricks, tests).
+            None under spark-submit (its ``--master`` applies); ignored when a session is already
+            active (Databricks, notebooks, tests).
         work_dir: where intermediate Parquet goes; it must be reachable by every executor
             (default: a temporary folder, fine on a local master only).
         shuffle_partitions, driver_memory, checkpoint_dir, conf: passed to `spark_session`.
@@ -47,7 +48,7 @@ class SparkEngine(Engine):
 
     def __init__(
         self,
-        master: str = "local[*]",
+        master: str | None = "local[*]",
         *,
         work_dir: str | None = None,
         shuffle_partitions: int | None = None,
@@ -57,7 +58,6 @@ class SparkEngine(Engine):
         progress: Callable[[str, int, int], None] | None = None,
     ):
         require_pyspark()
-        self.master = master
         self.spark = spark_session(
             master,
             shuffle_partitions=shuffle_partitions,
@@ -65,6 +65,7 @@ class SparkEngine(Engine):
             checkpoint_dir=checkpoint_dir,
             conf=conf,
         )
+        self.master = str(self.spark.sparkContext.master)
         self._own_work = work_dir is None and os.environ.get("STATECAP_SPARK_WORKDIR") is None
         self.work_dir = (
             work_dir

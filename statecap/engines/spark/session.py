@@ -32,7 +32,7 @@ def java_available() -> bool:
 
 
 def spark_session(
-    master: str = "local[*]",
+    master: str | None = "local[*]",
     *,
     shuffle_partitions: int | None = None,
     checkpoint_dir: str | None = None,
@@ -46,21 +46,24 @@ def spark_session(
 
     Args:
         master: the Spark master URL (``local[*]``, ``local[2]``, ``yarn``, ``k8s://...``,
-            ``spark://...``).
+            ``spark://...``); None leaves it to spark-submit or the environment.
         shuffle_partitions: ``spark.sql.shuffle.partitions`` (default: 2 x cores on local).
         checkpoint_dir: where RDD checkpoints go (default: a temporary folder on local).
         driver_memory: ``spark.driver.memory`` for a session started here (e.g. ``"8g"``).
         conf: more Spark settings.
     """
     require_pyspark()
-    if master.startswith("local") and not java_available():
+    local = master is not None and master.startswith("local")
+    if local and not java_available():
         raise UsageError("the spark engine needs Java (17 or later) on PATH or JAVA_HOME")
     from pyspark.sql import SparkSession
 
     active = SparkSession.getActiveSession()
     if active is not None:
         return active
-    builder = SparkSession.builder.master(master).appName("statecap")
+    builder = SparkSession.builder.appName("statecap")
+    if master is not None:
+        builder = builder.master(master)
     settings: dict[str, str] = {
         "spark.ui.enabled": "false",
         "spark.ui.showConsoleProgress": "false",
@@ -68,7 +71,7 @@ def spark_session(
         "spark.sql.adaptive.enabled": "true",
         "spark.sql.session.timeZone": "UTC",
     }
-    if master.startswith("local"):
+    if local:
         cores = os.cpu_count() or 2
         settings["spark.sql.shuffle.partitions"] = str(shuffle_partitions or max(2, 2 * cores))
         settings["spark.pyspark.python"] = sys.executable
@@ -83,7 +86,7 @@ def spark_session(
         builder = builder.config(key, value)
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("ERROR")
-    if checkpoint_dir is None and master.startswith("local"):
+    if checkpoint_dir is None and local:
         checkpoint_dir = tempfile.mkdtemp(prefix="statecap-spark-ckpt-")
     if checkpoint_dir is not None:
         spark.sparkContext.setCheckpointDir(checkpoint_dir)
