@@ -104,3 +104,16 @@ def test_engines_read_statecap_export_parquet(mini_db, tmp_path):
         lo, hi = expected[r["id"]]
         assert r["state_share_lo"] == pytest.approx(lo, abs=1e-9), r["id"]
         assert r["state_share_hi"] == pytest.approx(hi, abs=1e-9), r["id"]
+
+
+def test_a_cluster_url_is_a_source_for_spark_only():
+    from statecap.engines import get_engine, open_source
+
+    src = open_source("s3a://bucket/registry/")
+    assert src.remote and src.path("stakes") == "s3a://bucket/registry/stakes.parquet"
+    with pytest.raises(UsageError, match="local Parquet files only"):
+        get_engine("local").screen(src, "ofac50")
+    with pytest.raises(UsageError, match="local Parquet files only"):
+        get_engine("local").ownership(src)
+    with pytest.raises(UsageError, match="local folders only"):
+        get_engine("local").write_screen(src, "ofac50", "hdfs:///out")

@@ -79,8 +79,11 @@ class LocalEngine(Engine):
     name = "local"
 
     def _graph(self, source: RegistrySource, day: dt.date, types: list[str], indirect: str) -> OwnershipGraph:
+        from statecap.errors import UsageError
         from statecap.graph.load import load_graph_parquet
 
+        if source.remote:
+            raise UsageError(f"{source.folder}: the local engine reads local Parquet files only")
         return load_graph_parquet(source.folder, as_of=day, types=types, indirect=indirect)
 
     def _ownership(self, source: RegistrySource, day: dt.date, types: list[str], indirect: str) -> pa.Table:
