@@ -391,3 +391,29 @@ def test_serve_binds_loopback_and_never_prints_the_token(store):
             output, _ = proc.communicate()
     assert "imports need the bearer token" in output
     assert TOKEN not in output
+
+
+def test_streamed_bodies_over_the_limit_are_413(store):
+    """Without a Content-Length (chunked), the limit holds while the body streams in."""
+
+    def chunks(n: int):
+        for _ in range(n):
+            yield b"x" * 10_000
+
+    with client_for(store, token=TOKEN, max_upload=100_000) as client:
+        r = client.post("/api/simulate", content=chunks(200), headers={"content-type": "application/json"})
+        assert r.status_code == 413
+        assert "1,048,576 bytes" in r.json()["detail"]
+        r = client.post(
+            "/api/imports",
+            content=chunks(50),
+            headers={"content-type": "multipart/form-data; boundary=b", **AUTH},
+        )
+        assert r.status_code == 413
+        assert "100,000 bytes" in r.json()["detail"]
+    # an unauthenticated upload is refused before its body is read: 401, not 413
+    with client_for(store, token=TOKEN, max_upload=100_000) as client:
+        r = client.post(
+            "/api/imports", content=chunks(50), headers={"content-type": "multipart/form-data; boundary=b"}
+        )
+        assert r.status_code == 401

@@ -29,6 +29,7 @@ from typing import Any
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from statecap.errors import UsageError
 
@@ -158,8 +159,11 @@ def confine(data_dir: Path | None, name: str) -> Path:
 # ---- the middleware ---------------------------------------------------------------------------
 
 
-class _TooLarge(Exception):
-    pass
+class _TooLarge(StarletteHTTPException):
+    """A streamed body past the limit: an HTTP error, so that body parsing passes it on as 413."""
+
+    def __init__(self, limit: int):
+        super().__init__(413, _too_large(limit))
 
 
 def _json(status: int, detail: str, headers: dict[str, str] | None = None) -> JSONResponse:
@@ -220,7 +224,7 @@ class RequestLimits:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > limit:
-                    raise _TooLarge
+                    raise _TooLarge(limit)
             return message
 
         started = False
