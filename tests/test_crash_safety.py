@@ -3,7 +3,8 @@
 After every kill the store must open and hold exactly the old content or exactly the new one
 (compared with `content_digest` against stores written by uninterrupted runs), whatever the
 moment: while the dataset is read, while the new file is written, or after the swap. Kills are
-aimed on purpose at the write: half the trials wait for the writer's temporary file to appear.
+aimed on purpose: a third of the trials at a random moment, a third while the writer's temporary
+file exists (the write), a third just after it is renamed over the store (the swap).
 Writers that run together take turns, so no import is lost.
 """
 
@@ -79,7 +80,9 @@ def digest(db: Path) -> str:
 class Trial:
     command: str
     index: int
-    mode: str  # "any": a random moment; "write": a random moment after the temporary file appears
+    # "any": a random moment; "write": a random moment after the temporary file appears; "swap":
+    # as soon as the temporary file is gone again (renamed over the store), before the process ends
+    mode: str
     outcome: str = ""
     killed_mid_write: bool = False
     leftovers: int = 0
@@ -105,7 +108,11 @@ def run_trial(trial: Trial, argv: list[str], store: Path, rng: random.Random) ->
         else:
             while proc.poll() is None and not temp_files(store.parent, store.name):
                 time.sleep(0.002)
-            time.sleep(rng.choice([0.0, rng.uniform(0.0, 0.05), rng.uniform(0.0, 0.4)]))
+            if trial.mode == "write":
+                time.sleep(rng.choice([0.0, rng.uniform(0.0, 0.05), rng.uniform(0.0, 0.4)]))
+            else:
+                while proc.poll() is None and temp_files(store.parent, store.name):
+                    time.sleep(0.001)
         trial.killed_mid_write = proc.poll() is None and bool(temp_files(store.parent, store.name))
         if proc.poll() is None:
             proc.send_signal(signal.SIGKILL)
@@ -138,7 +145,7 @@ def test_sigkill_during_build_and_import_leaves_old_or_new_store(tmp_path, mini_
     jobs = []
     for command in ("build", "import"):
         for i in range(TRIALS_PER_COMMAND):
-            trial = Trial(command, i, "write" if i % 2 else "any")
+            trial = Trial(command, i, ("any", "write", "swap")[i % 3])
             store = tmp_path / f"{command}-{i}" / "atlas.duckdb"
             store.parent.mkdir()
             shutil.copyfile(mini_db, store)
@@ -161,6 +168,9 @@ def test_sigkill_during_build_and_import_leaves_old_or_new_store(tmp_path, mini_
     assert len(trials) >= 20
     # the kills did land inside writes: the temporary file existed and the old store survived
     assert sum(t.killed_mid_write and t.outcome == "old" for t in trials) >= 2, trials
+    # and just after the swap: the new store is whole
+    for command in ("build", "import"):
+        assert any(t.command == command and t.outcome == "new" for t in trials), trials
 
     # the next writer clears what killed writers left, and succeeds
     dirty = [job for job in jobs if job[0].leftovers]
