@@ -23,7 +23,7 @@ def atlas_summary(con: duckdb.DuckDBPyConnection, top: int = 10) -> dict[str, An
     sector_rows = con.execute(
         """
         SELECT split_part(s, '.', 1) AS sector, count(DISTINCT id) AS entities
-        FROM (SELECT id, unnest(sectors) AS s FROM entities) GROUP BY 1 ORDER BY 2 DESC
+        FROM (SELECT id, unnest(sectors) AS s FROM entities) GROUP BY 1 ORDER BY 2 DESC, 1
         """
     ).fetchall()
     sectors = [
@@ -32,12 +32,12 @@ def atlas_summary(con: duckdb.DuckDBPyConnection, top: int = 10) -> dict[str, An
     ]
     kinds = [
         {"kind": k, "entities": n}
-        for k, n in con.execute("SELECT kind, count(*) FROM entities GROUP BY 1 ORDER BY 2 DESC").fetchall()
+        for k, n in con.execute("SELECT kind, count(*) FROM entities GROUP BY 1 ORDER BY 2 DESC, 1").fetchall()
     ]
     lists = [
         {"list": lst, "name": tax.lists[lst].name if lst in tax.lists else lst, "entities": n}
         for lst, n in con.execute(
-            "SELECT list, count(DISTINCT entity) FROM designations GROUP BY 1 ORDER BY 2 DESC"
+            "SELECT list, count(DISTINCT entity) FROM designations GROUP BY 1 ORDER BY 2 DESC, 1"
         ).fetchall()
     ]
     publishers = [

@@ -159,7 +159,7 @@ def audit(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
         "records_by_sector": by_sector,
         "records_by_mechanism": by_mechanism,
         "sources_by_publisher": publishers,
-        "records_by_confidence": confidence,
+        "records_by_confidence": dict(sorted(confidence.items())),
         "entities_without_owner_path": orphans,
         "chinese_entities_without_name_zh": missing_zh,
     }
