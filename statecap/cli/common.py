@@ -9,14 +9,16 @@ import math
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-import duckdb
 import typer
 from rich.console import Console
 
 from statecap.errors import UsageError
-from statecap.store.db import connect, default_db_path, resolve_db_path
+from statecap.store.paths import default_db_path, resolve_db_path
+
+if TYPE_CHECKING:
+    import duckdb
 
 console = Console(stderr=True)
 out = Console()
@@ -54,6 +56,8 @@ def open_store(db: Path | None, read_only: bool = True) -> Iterator[duckdb.DuckD
 
         console.print(f"[dim]no store yet: building {default_db_path()} from the built-in dataset[/dim]")
         build_store(None, None)
+    from statecap.store.db import connect
+
     with connect(resolve_db_path(db), read_only=read_only) as con:
         yield con
 

@@ -10,10 +10,9 @@ from rich.table import Table
 
 from statecap.cli.common import DbOpt, JsonOpt, console, emit_json, open_store, out
 from statecap.errors import DataError
-from statecap.model.dataset import builtin_data_dir, load_dataset
-from statecap.store.audit import audit
-from statecap.store.build import build_store
-from statecap.store.query import search_entities, stats
+
+# the store, dataset and audit modules pull in duckdb, pandas and pydantic: imported inside the
+# commands so that `statecap --help` and unrelated commands start fast
 
 DataDirOpt = Annotated[
     Path | None,
@@ -23,6 +22,8 @@ DataDirOpt = Annotated[
 
 def build(data: DataDirOpt = None, db: DbOpt = None, json: JsonOpt = False) -> None:
     """Build the store from a dataset folder, atomically (a failed build changes nothing)."""
+    from statecap.store.build import build_store
+
     with console.status("validating and building the store"):
         path, ds = build_store(data, db)
     if json:
@@ -37,6 +38,8 @@ def validate(
     json: JsonOpt = False,
 ) -> None:
     """Check a dataset folder without building: every problem, one line each, exit code 2."""
+    from statecap.model.dataset import builtin_data_dir, load_dataset
+
     target = directory if directory is not None else builtin_data_dir()
     try:
         ds = load_dataset(target)
@@ -67,6 +70,8 @@ def validate(
 
 def stats_cmd(db: DbOpt = None, json: JsonOpt = False) -> None:
     """Record counts per type, and how many records lack a source."""
+    from statecap.store.query import stats
+
     with open_store(db) as con:
         result = stats(con)
     if json:
@@ -88,6 +93,8 @@ def entity(
     json: JsonOpt = False,
 ) -> None:
     """Find entities by id, name (English or Chinese), alias or identifier, best match first."""
+    from statecap.store.query import search_entities
+
     with open_store(db) as con:
         matches = search_entities(con, query, limit=limit)
     if json:
@@ -110,6 +117,8 @@ data_app = typer.Typer(help="Inspect the dataset: coverage, sourcing, gaps.", no
 @data_app.command("audit")
 def audit_cmd(db: DbOpt = None, json: JsonOpt = False) -> None:
     """Coverage per sector x mechanism, sourcing, confidence, and entities with no known owner."""
+    from statecap.store.audit import audit
+
     with open_store(db) as con:
         result = audit(con)
     if json:

@@ -9,8 +9,8 @@ import typer
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from statecap.cli.common import DbOpt, JsonOpt, console, emit_json, parse_as_of
-from statecap.io import EXPORT_FORMATS, IMPORT_FORMATS, export_store, import_files
-from statecap.store.db import resolve_db_path
+from statecap.io.formats import EXPORT_FORMATS, IMPORT_FORMATS
+from statecap.store.paths import resolve_db_path
 
 
 def import_cmd(
@@ -46,6 +46,8 @@ def import_cmd(
             if n % 1000 == 0:
                 progress.update(task, completed=n)
 
+        from statecap.io import import_files
+
         result = import_files(fmt, files, db, skip_invalid=skip_invalid, rejects=rejects, progress=tick)
     if json:
         emit_json(result.as_json())
@@ -71,6 +73,8 @@ def export_cmd(
     """Export the store as BODS 0.4, FtM JSON lines, Parquet, GEXF, GraphML or statecap CSV."""
     day = parse_as_of(as_of)
     with console.status(f"exporting {fmt}", spinner="dots") if not json else _null():
+        from statecap.io import export_store
+
         result = export_store(fmt, out, resolve_db_path(db) if db is not None else None, day)
     if json:
         emit_json(result)

@@ -9,13 +9,13 @@ import typer
 from rich.table import Table
 
 from statecap.cli.common import AsOfOpt, DbOpt, JsonOpt, console, emit_json, open_store, out, parse_as_of
-from statecap.report.html import write_report
-from statecap.report.summary import atlas_summary
 
 
 def summary(db: DbOpt = None, json: JsonOpt = False) -> None:
     """The atlas at a glance: what is in it, by kind, sector and list."""
     with open_store(db) as con:
+        from statecap.report.summary import atlas_summary
+
         s = atlas_summary(con)
     if json:
         emit_json(s)
@@ -76,6 +76,8 @@ def report(
 
         def step(what: str) -> None:
             status.update(f"report: {what}")
+
+        from statecap.report.html import write_report
 
         path = write_report(
             con, out_path, as_of=day, runs=runs, seed=seed, step=step, lab=lab, sobol_n=sobol_n

@@ -14,7 +14,6 @@ from rich.table import Table
 
 from statecap.cli.common import DbOpt, JsonOpt, console, emit_json, open_store, out
 from statecap.errors import UsageError
-from statecap.model.dataset import GuardedYAMLLoader
 
 ScenarioArg = Annotated[
     str, typer.Argument(help="A built-in scenario name (see `statecap scenarios`) or a YAML file.")
@@ -47,6 +46,8 @@ def parse_sets(items: list[str] | None) -> dict[str, Any]:
         if not sep or not key.strip():
             raise UsageError(f"--set {shown!r}: write KEY.PATH=VALUE")
         try:
+            from statecap.model.dataset import GuardedYAMLLoader
+
             outd[key.strip()] = yaml.load(value, Loader=GuardedYAMLLoader)  # a SafeLoader
         except yaml.YAMLError as exc:
             reason = getattr(exc, "problem", None) or "syntax error"

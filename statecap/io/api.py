@@ -15,6 +15,7 @@ from typing import Any, Protocol
 import duckdb
 
 from statecap.errors import UsageError
+from statecap.io.formats import EXPORT_FORMATS, IMPORT_FORMATS
 from statecap.io.guard import check_file, reading
 from statecap.io.ingest import Importer, Item, open_rejects
 from statecap.model.dataset import Dataset
@@ -69,9 +70,6 @@ def _writers() -> dict[str, Writer]:
 
 # Memory DuckDB may use while staging an import; past it, staged rows spill to disk.
 IMPORT_MEMORY_LIMIT = "1GB"
-
-IMPORT_FORMATS = ("bods", "ftm", "gleif", "csv")
-EXPORT_FORMATS = ("bods", "ftm", "parquet", "gexf", "graphml", "csv")
 
 
 def file_digest(path: Path) -> str:

@@ -23,22 +23,8 @@ except ImportError:  # pragma: no cover - Windows
     fcntl = None  # type: ignore[assignment]
 
 from statecap.errors import StoreError
+from statecap.store.paths import ENV_DB, default_db_path, resolve_db_path  # noqa: F401 (re-exported)
 from statecap.store.schema import SCHEMA_VERSION
-
-ENV_DB = "STATECAP_DB"
-
-
-def default_db_path() -> Path:
-    """``$STATECAP_DB``, else ``$XDG_DATA_HOME/statecap/atlas.duckdb`` (``~/.local/share/...``)."""
-    env = os.environ.get(ENV_DB)
-    if env:
-        return Path(env).expanduser()
-    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return Path(base) / "statecap" / "atlas.duckdb"
-
-
-def resolve_db_path(db: str | Path | None) -> Path:
-    return Path(db).expanduser() if db is not None else default_db_path()
 
 
 @contextlib.contextmanager
