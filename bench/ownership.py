@@ -58,6 +58,20 @@ def _timed(fn: Any) -> tuple[Any, float]:
     return out, time.perf_counter() - t
 
 
+REPEATS = 3  # statecap and the round-per-step CTE are each timed this many times; the best counts
+
+
+def _best_of(fn: Any, repeats: int) -> tuple[Any, float, float]:
+    """Run fn `repeats` times: (last result, best wall seconds, best CPU seconds)."""
+    wall = cpu = float("inf")
+    out = None
+    for _ in range(repeats):
+        out, w = _timed(fn)
+        wall = min(wall, w)
+        cpu = min(cpu, CPU["last"])
+    return out, wall, cpu
+
+
 def stream_seconds(arrays: list[np.ndarray], repeats: int = 3) -> float:
     """Best time for numpy to read every byte of `arrays` once (a sum per array)."""
     best = float("inf")
@@ -172,19 +186,22 @@ def peers(n: int, seed: int, budget_s: float) -> dict[str, Any]:
         st["share_lo"].to_numpy(),
         st["share_hi"].to_numpy(),
     )
-    state_share(graph)  # compile once, so the timing below is the kernel's
-    graph.__dict__.pop("_condensation", None)
+    state_share(graph)  # compile once, so the timing below is the kernels'
 
     def ours() -> Any:
+        # from the stake matrices W_lo, W_hi: the owners' CSR and the condensation are rebuilt
+        graph.__dict__.pop("_condensation", None)
+        graph.__dict__.pop("in_csr", None)
         condensation(graph)
         return state_share(graph)
 
-    share, t_ours = _timed(ours)
+    share, t_ours, cpu_ours = _best_of(ours, REPEATS)
     result: dict[str, Any] = {
         "entities": n,
         "stakes": graph.n_edges,
+        "repeats": REPEATS,
         "statecap_s": t_ours,
-        "statecap_cpu_s": CPU["last"],
+        "statecap_cpu_s": cpu_ours,
     }
 
     # DuckDB: Jacobi rounds in a recursive CTE (lower bound = exact part, like the peers below)
@@ -209,12 +226,12 @@ def peers(n: int, seed: int, budget_s: float) -> dict[str, Any]:
         SELECT node, s FROM it WHERE k = {rounds}
     """
     try:
-        rows, t_duck = _timed(lambda: con.execute(sql).fetchnumpy())
+        rows, t_duck, cpu_duck = _best_of(lambda: con.execute(sql).fetchnumpy(), REPEATS)
         duck = np.zeros(graph.n)
         duck[rows["node"].astype(np.int64)] = rows["s"]
         duck[graph.is_state] = 1.0
         result["duckdb_s"] = t_duck
-        result["duckdb_cpu_s"] = CPU["last"]
+        result["duckdb_cpu_s"] = cpu_duck
         result["duckdb_rounds"] = rounds
         result["duckdb_max_abs_diff_pct"] = float(np.max(np.abs(duck * 100 - share.lo)))
     except duckdb.Error as exc:  # pragma: no cover - reported, not hidden
@@ -367,11 +384,13 @@ def main(argv: list[str] | None = None) -> None:
         "",
         f"Peers on the same synthetic graph ({pr['entities']:,} entities, {pr['stakes']:,} stakes live today). "
         "All three compute the state share of every entity; statecap computes both bounds, the peers the "
-        "lower bound (the exact part).",
+        "lower bound (the exact part). statecap starts from the stake matrices (W_lo, W_hi) and builds the "
+        "owners' CSR and the condensation inside the timing; statecap and the round-per-step CTE are each "
+        f"the best of {pr.get('repeats', 1)} runs (wall and CPU minimised separately).",
         "",
         "| engine | wall time (s) | statecap faster by | agreement |",
         "|---|---:|---:|---|",
-        f"| statecap (condensation + both bounds) | {pr['statecap_s']:.3f} (CPU {pr['statecap_cpu_s']:.3f}) | 1x | - |",
+        f"| statecap (owners' CSR + condensation + both bounds) | {pr['statecap_s']:.4f} (CPU {pr['statecap_cpu_s']:.4f}) | 1x | - |",
         f"| DuckDB recursive CTE, one aggregated round per step ({pr.get('duckdb_rounds', '-')} Jacobi rounds) | {pr.get('duckdb_s', float('nan')):.2f} (CPU {pr.get('duckdb_cpu_s', float('nan')):.2f}) | {pr['ratio_duckdb']:.0f}x (CPU {pr['ratio_duckdb_cpu']:.0f}x) | max diff {pr.get('duckdb_max_abs_diff_pct', float('nan')):.2g} pp |",
         "| DuckDB recursive CTE enumerating ownership walks (depth 40) | "
         + (
@@ -411,16 +430,32 @@ def main(argv: list[str] | None = None) -> None:
             "state_share_cpu_s", big["state_share_s"]
         )
         lines.append("")
+        share_wall = big["condense_s"] + big["state_share_s"]
+
+        def verdict(ok: bool) -> str:
+            return "met" if ok else "NOT met"
+
+        duck_ok = pr["ratio_duckdb"] >= 100
+        duck_cpu_ok = pr["ratio_duckdb_cpu"] >= 100
         lines.append(
             f"Against the targets of issue 4 (10M entities / 25M stakes; this run: {big['entities']:,} / "
-            f"{big['stakes']:,}): state share with bounds for all entities {share_total:.1f} s CPU including "
-            f"the condensation ({big.get('state_share_cpu_s', big['state_share_s']):.1f} s for the kernel alone; "
-            f"target 10 s); full control classification {big.get('classify_cpu_s', big['classify_s']):.1f} s CPU "
-            f"(target 20 s); peak memory {big['peak_mb'] / 1024:.1f} GiB (target 8 GB). At {pr['entities']:,} "
-            f"entities statecap is {pr['ratio_networkx']:.0f}x faster than networkx path enumeration and more than "
-            f"{pr['ratio_duckdb_walks']:.0f}x faster than the walk-enumerating recursive CTE, but only "
-            f"{pr['ratio_duckdb']:.0f}x (CPU {pr['ratio_duckdb_cpu']:.0f}x) faster than the recursive CTE that "
-            "aggregates each round (target 100x: not met against that formulation)."
+            f"{big['stakes']:,}): state share with bounds for all entities {share_total:.1f} s CPU, "
+            f"{share_wall:.1f} s wall, including the owners' CSR and the condensation "
+            f"({big.get('state_share_cpu_s', big['state_share_s']):.1f} s CPU for the kernel alone; target 10 s: "
+            f"{verdict(max(share_total, share_wall) <= 10)}); full control classification "
+            f"{big.get('classify_cpu_s', big['classify_s']):.1f} s CPU, {big['classify_s']:.1f} s wall (target 20 s: "
+            f"{verdict(max(big.get('classify_cpu_s', 0.0), big['classify_s']) <= 20)}); peak memory "
+            f"{big['peak_mb'] / 1024:.1f} GiB (target 8 GB: {verdict(big['peak_mb'] / 1024 <= 8)}). At "
+            f"{pr['entities']:,} entities statecap is {pr['ratio_networkx']:.0f}x faster than networkx path "
+            f"enumeration and more than {pr['ratio_duckdb_walks']:.0f}x faster than the walk-enumerating "
+            f"recursive CTE; against the recursive CTE that aggregates each round it is {pr['ratio_duckdb']:.0f}x "
+            f"faster in wall time and {pr['ratio_duckdb_cpu']:.0f}x in CPU time (target 100x: "
+            + (
+                "met"
+                if duck_ok and duck_cpu_ok
+                else f"{verdict(duck_ok)} in wall time, {verdict(duck_cpu_ok)} in CPU time"
+            )
+            + "; DuckDB runs on both cores, statecap's kernels on one)."
         )
     text = "\n".join(lines) + "\n"
     print(text)

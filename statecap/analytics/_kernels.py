@@ -33,12 +33,50 @@ F_MAYBE_CLOSED = 16
 F_UNREACHED = 32
 F_HI_NOT_CONVERGED = 64
 
+WANT_LO = 1  # which bound a caller of _eval uses
+WANT_HI = 2
+
 CERTIFY_STEPS = (1e-12, 1e-9, 1e-6, 1e-3, 1e-1)
 
 
-@nb.njit(cache=True)
-def _eval(j, mode, t, in_ptr, in_idx, in_lo, in_hi, root, vlo, vhi, skip_a, skip_b, vals, caps):
-    """(lower, upper) of entity j's value given its owners' current values."""
+@nb.njit(cache=True, inline="always")
+def _knapsack(hi_val, room, k, vals, caps):
+    """`hi_val` plus the best use of `room` over the extras (value vals[q], up to caps[q])."""
+    if k == 1:
+        return hi_val + min(room, caps[0]) * vals[0]
+    if k > 32:
+        order = np.argsort(-vals[:k])
+        for q in order:
+            take = min(room, caps[q])
+            hi_val += take * vals[q]
+            room -= take
+            if room <= 0.0:
+                break
+        return hi_val
+    # insertion sort of the (few) extras by value, largest first, in the buffers
+    for a in range(1, k):
+        v = vals[a]
+        cp = caps[a]
+        b = a - 1
+        while b >= 0 and vals[b] < v:
+            vals[b + 1] = vals[b]
+            caps[b + 1] = caps[b]
+            b -= 1
+        vals[b + 1] = v
+        caps[b + 1] = cp
+    for q in range(k):
+        take = min(room, caps[q])
+        hi_val += take * vals[q]
+        room -= take
+        if room <= 0.0:
+            break
+    return hi_val
+
+
+@nb.njit(cache=True, inline="always")
+def _eval(j, mode, t, in_ptr, in_idx, in_lo, in_hi, root, vlo, vhi, skip_a, skip_b, vals, caps, want):
+    """(lower, upper) of entity j's value given its owners' current values; `want` (WANT_LO,
+    WANT_HI) says which of the two the caller uses (the other is returned as 0)."""
     lo_sum = 0.0
     lo_val = 0.0
     hi_val = 0.0
@@ -46,18 +84,19 @@ def _eval(j, mode, t, in_ptr, in_idx, in_lo, in_hi, root, vlo, vhi, skip_a, skip
     for e in range(in_ptr[j], in_ptr[j + 1]):
         i = in_idx[e]
         lw = in_lo[e]
+        if want == WANT_LO:
+            if skip_a <= i < skip_b and not root[i]:
+                continue
+            if mode == SHARE:
+                lo_val += lw * (1.0 if root[i] else vlo[i])
+            else:
+                xl = 2.0 if root[i] else (vlo[i] if vlo[i] >= t else 0.0)
+                lo_val += min(lw, xl)
+            continue
         hw = in_hi[e]
         lo_sum += lw
-        inner = skip_a <= i < skip_b and not root[i]
         if mode == SHARE:
-            if root[i]:
-                xl = 1.0
-                xh = 1.0
-            else:
-                xl = vlo[i]
-                xh = vhi[i]
-            if not inner:
-                lo_val += lw * xl
+            xh = 1.0 if root[i] else vhi[i]
             hi_val += lw * xh
             c = hw - lw
             if c > 0.0 and xh > 0.0:
@@ -65,51 +104,19 @@ def _eval(j, mode, t, in_ptr, in_idx, in_lo, in_hi, root, vlo, vhi, skip_a, skip
                 caps[k] = c
                 k += 1
         else:
-            if root[i]:
-                xl = 2.0
-                xh = 2.0
-            else:
-                xl = vlo[i] if vlo[i] >= t else 0.0
-                xh = vhi[i] if vhi[i] >= t else 0.0
-            if not inner:
-                lo_val += min(lw, xl)
+            xh = 2.0 if root[i] else (vhi[i] if vhi[i] >= t else 0.0)
             hi_val += min(lw, xh)
             c = min(hw, xh) - lw
             if c > 0.0:
                 vals[k] = 1.0
                 caps[k] = c
                 k += 1
+    if want == WANT_LO:
+        return min(lo_val, 1.0), 0.0
     room = 1.0 - lo_sum
     if room > 0.0 and k > 0:
-        if k == 1:
-            hi_val += min(room, caps[0]) * vals[0]
-        elif k > 32:
-            order = np.argsort(-vals[:k])
-            for q in order:
-                take = min(room, caps[q])
-                hi_val += take * vals[q]
-                room -= take
-                if room <= 0.0:
-                    break
-        else:
-            # insertion sort of the (few) extras by value, largest first, in the buffers
-            for a in range(1, k):
-                v = vals[a]
-                cp = caps[a]
-                b = a - 1
-                while b >= 0 and vals[b] < v:
-                    vals[b + 1] = vals[b]
-                    caps[b + 1] = caps[b]
-                    b -= 1
-                vals[b + 1] = v
-                caps[b + 1] = cp
-            for q in range(k):
-                take = min(room, caps[q])
-                hi_val += take * vals[q]
-                room -= take
-                if room <= 0.0:
-                    break
-    return min(lo_val, 1.0), min(hi_val, 1.0)
+        hi_val = _knapsack(hi_val, room, k, vals, caps)
+    return 0.0, min(hi_val, 1.0)
 
 
 @nb.njit(cache=True)
@@ -162,24 +169,57 @@ def propagate(
         a = cptr[c]
         b = cptr[c + 1]
         if not cyclic[c]:
+            # _eval inlined for the one-entity components (most of a registry); a root's value
+            # is already 1.0, which acts as SHARE's 1 and as CONTROL's unbounded value alike
+            # (every stake is at most 1), so the owners' root flags need not be read
             j = a
             if root[j]:
                 vlo[j] = 1.0
                 vhi[j] = 1.0
                 reach[j] = True
                 continue
+            lo_sum = 0.0
+            lo_val = 0.0
+            hi_val = 0.0
+            k = 0
             r = False
             for e in range(in_ptr[j], in_ptr[j + 1]):
-                if reach[in_idx[e]]:
-                    r = True
-                    break
+                i = in_idx[e]
+                lw = in_lo[e]
+                hw = in_hi[e]
+                lo_sum += lw
+                r |= reach[i]
+                xl = vlo[i]
+                xh = vhi[i]
+                if mode == SHARE:
+                    lo_val += lw * xl
+                    hi_val += lw * xh
+                    cap = hw - lw
+                    if cap > 0.0 and xh > 0.0:
+                        vals[k] = xh
+                        caps[k] = cap
+                        k += 1
+                else:
+                    if xl < t:
+                        xl = 0.0
+                    if xh < t:
+                        xh = 0.0
+                    lo_val += min(lw, xl)
+                    hi_val += min(lw, xh)
+                    cap = min(hw, xh) - lw
+                    if cap > 0.0:
+                        vals[k] = 1.0
+                        caps[k] = cap
+                        k += 1
             if not r:
                 flags[c] |= F_UNREACHED
                 continue
             reach[j] = True
-            lo, hi = _eval(j, mode, t, in_ptr, in_idx, in_lo, in_hi, root, vlo, vhi, 0, 0, vals, caps)
-            vlo[j] = lo
-            vhi[j] = hi
+            room = 1.0 - lo_sum
+            if room > 0.0 and k > 0:
+                hi_val = _knapsack(hi_val, room, k, vals, caps)
+            vlo[j] = min(lo_val, 1.0)
+            vhi[j] = min(hi_val, 1.0)
             continue
         flags[c] |= F_CYCLIC
         # reachability and closure
@@ -233,7 +273,9 @@ def propagate(
                     j = k
                     if root[j]:
                         continue
-                    lo, hi = _eval(j, mode, t, in_ptr, in_idx, in_lo, in_hi, root, vlo, vhi, 0, 0, vals, caps)
+                    lo, hi = _eval(
+                        j, mode, t, in_ptr, in_idx, in_lo, in_hi, root, vlo, vhi, 0, 0, vals, caps, WANT_LO
+                    )
                     if lo > vlo[j]:
                         delta = max(delta, lo - vlo[j])
                         vlo[j] = lo
@@ -247,7 +289,9 @@ def propagate(
                 j = k
                 if root[j]:
                     continue
-                lo, hi = _eval(j, mode, t, in_ptr, in_idx, in_lo, in_hi, root, vlo, vhi, a, b, vals, caps)
+                lo, hi = _eval(
+                    j, mode, t, in_ptr, in_idx, in_lo, in_hi, root, vlo, vhi, a, b, vals, caps, WANT_LO
+                )
                 vlo[j] = lo
         # upper bound: ascend to (near) the least fixed point of the worst-case map ...
         for k in range(a, b):
@@ -258,7 +302,9 @@ def propagate(
                 j = k
                 if root[j]:
                     continue
-                lo, hi = _eval(j, mode, t, in_ptr, in_idx, in_lo, in_hi, root, vlo, vhi, 0, 0, vals, caps)
+                lo, hi = _eval(
+                    j, mode, t, in_ptr, in_idx, in_lo, in_hi, root, vlo, vhi, 0, 0, vals, caps, WANT_HI
+                )
                 if hi > vhi[j]:
                     delta = max(delta, hi - vhi[j])
                     vhi[j] = hi
@@ -277,7 +323,9 @@ def propagate(
                 if root[j]:
                     newv[k - a] = 1.0
                     continue
-                lo, hi = _eval(j, mode, t, in_ptr, in_idx, in_lo, in_hi, root, vlo, vhi, 0, 0, vals, caps)
+                lo, hi = _eval(
+                    j, mode, t, in_ptr, in_idx, in_lo, in_hi, root, vlo, vhi, 0, 0, vals, caps, WANT_HI
+                )
                 newv[k - a] = hi
                 if hi > vhi[j]:
                     ok = False
@@ -301,7 +349,9 @@ def propagate(
                     j = k
                     if root[j]:
                         continue
-                    lo, hi = _eval(j, mode, t, in_ptr, in_idx, in_lo, in_hi, root, vlo, vhi, 0, 0, vals, caps)
+                    lo, hi = _eval(
+                        j, mode, t, in_ptr, in_idx, in_lo, in_hi, root, vlo, vhi, 0, 0, vals, caps, WANT_HI
+                    )
                     if hi < vhi[j]:
                         delta = max(delta, vhi[j] - hi)
                         vhi[j] = hi

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
+import numba as nb
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -116,13 +117,24 @@ class OwnershipGraph:
     # ---- derived matrices --------------------------------------------------------------
     @cached_property
     def in_csr(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Owners of every entity: (indptr, owner indices, lo, hi) of W transposed (CSR of W^T)."""
-        lo = self.W_lo.T.tocsr()
-        hi = self.W_hi.T.tocsr()
-        lo.sort_indices()
-        hi.sort_indices()
-        assert np.array_equal(lo.indices, hi.indices)
-        return lo.indptr, lo.indices, lo.data, hi.data
+        """Owners of every entity: (indptr, owner indices, lo, hi) of W transposed (CSR of W^T),
+        each entity's owners in ascending index order."""
+        lo, hi = self.W_lo, self.W_hi
+        if np.array_equal(lo.indptr, hi.indptr) and np.array_equal(lo.indices, hi.indices):
+            # one counting-sort transpose for both bounds (they share their structure)
+            m = int(lo.indptr[self.n])
+            t_idx = np.empty(m, np.int32 if self.n < 2**31 else np.int64)
+            t_lo = np.empty(m, np.float64)
+            t_hi = np.empty(m, np.float64)
+            t_ptr = _transpose_pair(self.n, lo.indptr, lo.indices, lo.data, hi.data, t_idx, t_lo, t_hi)
+            return t_ptr, t_idx, t_lo, t_hi
+        lo_t = lo.T.tocsr()
+        hi_t = hi.T.tocsr()
+        lo_t.sort_indices()
+        hi_t.sort_indices()
+        if not np.array_equal(lo_t.indices, hi_t.indices):
+            raise ValueError("W_lo and W_hi must hold the same stakes")
+        return lo_t.indptr, lo_t.indices, lo_t.data, hi_t.data
 
     @cached_property
     def out_csr(self) -> tuple[np.ndarray, np.ndarray]:
@@ -147,6 +159,28 @@ class OwnershipGraph:
         """Indices into the edge arrays of every stake held in `owned`."""
         order, starts = self._edge_order
         return order[starts[owned] : starts[owned + 1]]
+
+
+@nb.njit(cache=True)
+def _transpose_pair(n, indptr, indices, lo, hi, t_idx, t_lo, t_hi):
+    """CSR of W^T from the CSR of W, carrying two value arrays into the given outputs; rows
+    come out sorted. Returns W^T's indptr."""
+    m = indptr[n]
+    t_ptr = np.zeros(n + 1, np.int64)
+    for e in range(m):
+        t_ptr[indices[e] + 1] += 1
+    for v in range(n):
+        t_ptr[v + 1] += t_ptr[v]
+    fill = t_ptr[:n].copy()
+    for u in range(n):
+        for e in range(indptr[u], indptr[u + 1]):
+            v = indices[e]
+            s = fill[v]
+            fill[v] = s + 1
+            t_idx[s] = u
+            t_lo[s] = lo[e]
+            t_hi[s] = hi[e]
+    return t_ptr
 
 
 def _as_str_array(values: Any, name: str) -> pa.Array:
