@@ -52,8 +52,23 @@ def test_batch_local_writes_the_ownership_table(mini_db, tmp_path):
 
 
 def test_batch_rejects_an_unknown_question(mini_db, tmp_path):
-    proc = run_cli("batch", "--db", str(mini_db), "--out", str(tmp_path), "--what", "ownership,flows")
+    proc = run_cli("batch", "--db", str(mini_db), "--out", str(tmp_path), "--what", "ownership,graphs")
     assert proc.returncode == 2 and "--what" in proc.stderr
+
+
+def test_batch_writes_the_flows_table(mini_db, tmp_path):
+    """The mini atlas's hand-worked flows (docs/flows.md rules; see tests/test_engine_flows.py)."""
+    proc = run_cli(
+        "batch", "--db", str(mini_db), "--out", str(tmp_path / "out"), "--what", "flows", "--json", check=True
+    )  # fmt: skip
+    rows = pq.read_table(json.loads(proc.stdout)["outputs"]["flows"]).to_pylist()
+    m = 1e6
+    key = ("semiconductors", "guidance_fund", "central")
+    fund_central = [r for r in rows if (r["sector"], r["mechanism"], r["level"]) == key]
+    assert sum(r["state_lo"] for r in fund_central) == pytest.approx(180 * m)
+    # a record backed by organs of two levels is in both levels' rows: the state parts add up
+    assert sum(r["state_lo"] for r in rows) == pytest.approx(460 * m)
+    assert {r["report_currency"] for r in rows} == {"CNY"}
 
 
 def test_batch_needs_a_registry_folder_with_stakes(tmp_path):

@@ -217,7 +217,12 @@ def _chain_json(
 
 
 def control_report(
-    con: Any, entity: str, as_of: dt.date | None = None, graph: OwnershipGraph | None = None
+    con: Any,
+    entity: str,
+    as_of: dt.date | None = None,
+    graph: OwnershipGraph | None = None,
+    engine: Any = None,
+    spark_master: str | None = "local[*]",
 ) -> dict[str, Any]:
     """What `statecap control ID --json` prints: the controller under each rule and the chain behind it.
 
@@ -225,9 +230,20 @@ def control_report(
     ``laporta_10`` (the state's weakest-link control and the strongest chains; and the single
     top-level owner with the most such control), ``integrated_50`` (owners whose integrated
     share is above 50%, the topmost first).
+
+    `engine`: ``local`` (default), ``spark`` or an `statecap.engines.Engine`; on another engine the
+    state share, class, La Porta bounds and majority top come from its whole-registry run, the
+    chains from the entity's upstream registry (`statecap.engines.reports`).
     """
+    from statecap.engines.reports import engine_for, is_local
     from statecap.graph.load import load_graph
     from statecap.store.query import resolve_entity
+
+    if not is_local(engine):
+        from statecap.engines import reports
+
+        with engine_for(engine, con, spark_master) as (eng, source):
+            return reports.control_report(eng, source, entity, as_of)
 
     eid = resolve_entity(con, entity)
     g = graph if graph is not None else load_graph(con, as_of)

@@ -351,7 +351,13 @@ def entity_state_summary(graph: OwnershipGraph, target: int) -> dict[str, Any]:
 
 
 def owners_report(
-    con: Any, entity: str, as_of: dt.date | None = None, paths: int = 3, graph: OwnershipGraph | None = None
+    con: Any,
+    entity: str,
+    as_of: dt.date | None = None,
+    paths: int = 3,
+    graph: OwnershipGraph | None = None,
+    engine: Any = None,
+    spark_master: str | None = "local[*]",
 ) -> dict[str, Any]:
     """What `statecap owners ID --json` prints: the state's share and class of the entity, and
     every direct and indirect owner with its integrated share and top paths (with sources).
@@ -359,9 +365,20 @@ def owners_report(
     Args:
         con: an open store. entity: an id or identifier. as_of: date (None: today).
         paths: how many paths to give per owner. graph: a graph already loaded for `as_of`.
+        engine: ``local`` (default), ``spark`` or an `statecap.engines.Engine`: on another engine
+            the state share and class come from its whole-registry run, the owners and paths from
+            the entity's upstream registry (`statecap.engines.reports`). spark_master: for
+            ``spark``.
     """
+    from statecap.engines.reports import engine_for, is_local
     from statecap.graph.load import load_graph
     from statecap.store.query import resolve_entity
+
+    if not is_local(engine):
+        from statecap.engines import reports
+
+        with engine_for(engine, con, spark_master) as (eng, source):
+            return reports.owners_report(eng, source, entity, as_of, paths)
 
     eid = resolve_entity(con, entity)
     g = graph if graph is not None else load_graph(con, as_of)

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 import typer
 
-from statecap.engines.base import DEFAULT_SPARK_MASTER, ENGINES
+from statecap.engines import DEFAULT_SPARK_MASTER, ENGINES
 
 EngineOpt = Annotated[
     str,
@@ -19,6 +19,14 @@ SparkMasterOpt = Annotated[
     str,
     typer.Option("--spark-master", help="Spark master URL for --engine spark (local[*], yarn, k8s://...)."),
 ]
+
+
+def check_engine(engine: str) -> None:
+    """UsageError for an engine name that is neither local nor spark (before any work is done)."""
+    from statecap.errors import UsageError
+
+    if engine not in ENGINES:
+        raise UsageError(f"--engine {engine!r}: choose one of {', '.join(ENGINES)}")
 
 
 def make_engine(engine: str, spark_master: str = DEFAULT_SPARK_MASTER) -> Any:

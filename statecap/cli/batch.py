@@ -9,7 +9,7 @@ import typer
 
 from statecap.cli._engine import EngineOpt, SparkMasterOpt
 from statecap.cli.common import AsOfOpt, DbOpt, JsonOpt, console, emit_json, open_store, parse_as_of
-from statecap.engines.base import DEFAULT_SPARK_MASTER
+from statecap.engines import DEFAULT_SPARK_MASTER
 
 
 def batch(
@@ -28,7 +28,11 @@ def batch(
         str,
         typer.Option(
             "--what",
-            help="Comma-separated: ownership (ownership.parquet), ofac50, bis-affiliates (screen-RULE.parquet).",
+            help=(
+                "Comma-separated: ownership (ownership.parquet); ofac50, bis-affiliates, outbound, "
+                "owned-or-controlled (screen-RULE.parquet); flows (flows.parquet: state capital by "
+                "sector, mechanism, year and organ level, in CNY)."
+            ),
         ),
     ] = "ownership",
     engine: EngineOpt = "local",
@@ -36,14 +40,15 @@ def batch(
     json: JsonOpt = False,
 ) -> None:
     """Whole-registry answers as Parquet: the ownership table (state share bounds, La Porta control,
-    majority chain, state class of every entity) and the entities the 50% rules catch."""
+    majority chain, state class of every entity), the entities each screening rule catches, and the
+    state capital flows."""
     from statecap.engines import get_engine, open_source
     from statecap.engines.base import SCREEN_RULES
     from statecap.errors import UsageError
 
     day = parse_as_of(as_of)
     questions = [w.strip() for w in what.split(",") if w.strip()]
-    allowed = ("ownership", *SCREEN_RULES)
+    allowed = ("ownership", *SCREEN_RULES, "flows")
     bad = [w for w in questions if w not in allowed]
     if bad or not questions:
         raise UsageError(f"--what {what!r}: choose from {', '.join(allowed)}")
@@ -66,6 +71,8 @@ def batch(
                     status.update(f"computing {q}")
                     if q == "ownership":
                         outputs[q] = str(eng.write_ownership(source, out_dir, as_of=day))
+                    elif q == "flows":
+                        outputs[q] = str(eng.write_flows(source, out_dir, as_of=day))
                     else:
                         outputs[q] = str(eng.write_screen(source, q, out_dir, as_of=day))
             finally:

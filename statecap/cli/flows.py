@@ -9,7 +9,9 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
+from statecap.cli._engine import EngineOpt, SparkMasterOpt
 from statecap.cli.common import AsOfOpt, DbOpt, JsonOpt, emit_json, open_store, out, parse_as_of
+from statecap.engines import DEFAULT_SPARK_MASTER
 
 # the query modules pull in pandas, scipy and numba: imported inside the commands so that
 # `statecap --help` and unrelated commands start fast
@@ -44,15 +46,21 @@ def flows(
     as_of: AsOfOpt = None,
     json: JsonOpt = False,
     csv_out: CsvOpt = False,
+    engine: EngineOpt = "local",
+    spark_master: SparkMasterOpt = DEFAULT_SPARK_MASTER,
 ) -> None:
     """State capital by sector, mechanism, year and organ level, with bounds."""
     if ctx.invoked_subcommand is not None:
         return
+    from statecap.cli._engine import check_engine
     from statecap.queries.flows import flows_report
 
+    check_engine(engine)
     keys = [b.strip() for b in by.split(",") if b.strip()]
     with open_store(db) as con:
-        result = flows_report(con, keys, year_from, year_to, parse_as_of(as_of), currency)
+        result = flows_report(
+            con, keys, year_from, year_to, parse_as_of(as_of), currency, engine, spark_master
+        )
     result.pop("frame")
     if json:
         emit_json(result)

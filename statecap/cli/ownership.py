@@ -8,9 +8,9 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from statecap.cli._engine import EngineOpt, SparkMasterOpt, engine_state_share_report
+from statecap.cli._engine import EngineOpt, SparkMasterOpt, check_engine, engine_state_share_report
 from statecap.cli.common import AsOfOpt, DbOpt, JsonOpt, console, emit_json, open_store, out, parse_as_of
-from statecap.engines.base import DEFAULT_SPARK_MASTER
+from statecap.engines import DEFAULT_SPARK_MASTER
 from statecap.errors import UsageError
 from statecap.model.values import format_interval
 
@@ -25,13 +25,16 @@ def owners(
     db: DbOpt = None,
     as_of: AsOfOpt = None,
     json: JsonOpt = False,
+    engine: EngineOpt = "local",
+    spark_master: SparkMasterOpt = DEFAULT_SPARK_MASTER,
 ) -> None:
     """Every direct and indirect owner of an entity, with integrated shares as [lo, hi] and paths."""
     from statecap.analytics.ownership import owners_report
 
     day = parse_as_of(as_of)
-    with open_store(db) as con, console.status("computing integrated ownership"):
-        report = owners_report(con, entity, day, paths=paths)
+    check_engine(engine)
+    with open_store(db) as con, console.status(f"computing integrated ownership ({engine} engine)"):
+        report = owners_report(con, entity, day, paths=paths, engine=engine, spark_master=spark_master)
     if json:
         emit_json(report)
         return
@@ -55,13 +58,16 @@ def control(
     db: DbOpt = None,
     as_of: AsOfOpt = None,
     json: JsonOpt = False,
+    engine: EngineOpt = "local",
+    spark_master: SparkMasterOpt = DEFAULT_SPARK_MASTER,
 ) -> None:
     """Who controls an entity under each rule (majority chain, La Porta 20%/10%, integrated 50%)."""
     from statecap.analytics.control import control_report
 
     day = parse_as_of(as_of)
-    with open_store(db) as con, console.status("computing control"):
-        report = control_report(con, entity, day)
+    check_engine(engine)
+    with open_store(db) as con, console.status(f"computing control ({engine} engine)"):
+        report = control_report(con, entity, day, engine=engine, spark_master=spark_master)
     if json:
         emit_json(report)
         return

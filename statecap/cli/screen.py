@@ -15,7 +15,9 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
+from statecap.cli._engine import EngineOpt, SparkMasterOpt, check_engine
 from statecap.cli.common import AsOfOpt, DbOpt, JsonOpt, console, emit_json, open_store, out, parse_as_of
+from statecap.engines import DEFAULT_SPARK_MASTER
 from statecap.errors import UsageError
 from statecap.model.values import format_interval
 
@@ -133,25 +135,29 @@ def screen(
     db: DbOpt = None,
     as_of: AsOfOpt = None,
     json: JsonOpt = False,
+    engine: EngineOpt = "local",
+    spark_master: SparkMasterOpt = DEFAULT_SPARK_MASTER,
 ) -> None:
     """Screen entities under the OFAC 50% rule, the BIS Affiliates rule, the US outbound rules and
     the owned-or-controlled test: three-way verdicts (designated, definite, possible) with evidence."""
     from statecap.queries.screen import screen_diff, screen_entity, screen_rule
 
     day = parse_as_of(as_of)
+    check_engine(engine)
+    on: dict[str, Any] = {"engine": engine, "spark_master": spark_master}
     rules = list(rule or [])
     words = list(args or [])
     use_atlas = not no_atlas
     if len(words) > 1:
         raise UsageError(f"screen takes at most one ENTITY (or the word diff), not {' '.join(words)!r}")
-    with open_store(db) as con, console.status("screening"):
+    with open_store(db) as con, console.status(f"screening ({engine} engine)"):
         if words == ["diff"]:
             if len(rules) != 2:
                 raise UsageError("screen diff needs exactly two rules: --rule A --rule B")
             if all_rules:
                 raise UsageError("screen diff takes two --rule options, not --all-rules")
             report = screen_diff(
-                con, rules[0], rules[1], day, designated, lists, use_atlas, evidence=evidence and json
+                con, rules[0], rules[1], day, designated, lists, use_atlas, evidence=evidence and json, **on
             )
             printer = _print_diff
         elif words:
@@ -160,7 +166,7 @@ def screen(
             if not all_rules and not rules:
                 raise UsageError("screening one entity needs --all-rules or --rule RULE")
             report = screen_entity(
-                con, words[0], None if all_rules else rules, day, designated, lists, use_atlas
+                con, words[0], None if all_rules else rules, day, designated, lists, use_atlas, **on
             )
             printer = _print_entity
         else:
@@ -171,7 +177,7 @@ def screen(
                     "give exactly one --rule (or an ENTITY with --all-rules, or diff with two rules)"
                 )
             report = screen_rule(
-                con, rules[0], day, designated, lists, use_atlas, evidence=evidence, limit=limit
+                con, rules[0], day, designated, lists, use_atlas, evidence=evidence, limit=limit, **on
             )
             printer = _print_rule
     if json:

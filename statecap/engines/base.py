@@ -18,11 +18,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from statecap.engines import DEFAULT_SPARK_MASTER, ENGINES  # noqa: F401  (re-exported)
 from statecap.engines.source import RegistrySource
 from statecap.errors import UsageError
 
-ENGINES = ("local", "spark")
-DEFAULT_SPARK_MASTER = "local[*]"
 STAKE_TYPES = ("equity", "voting")
 
 # One row per entity, in the registry's entity order (``idx``). Percentages are 0..100.
@@ -53,6 +52,9 @@ OWNERSHIP_SCHEMA = pa.schema(
 OWNERSHIP_FILE = "ownership.parquet"
 
 # One row per entity caught by a screening rule (designated, definite or possible); percent.
+# votes_lo/votes_hi: the votes test's value (owned-or-controlled; null for rules without one, and
+# for outbound, whose votes count inside its person-of-a-country-of-concern cascade); basis:
+# outbound only, 850.209(a)(1) or (a)(2).
 SCREEN_SCHEMA = pa.schema(
     [
         ("idx", pa.int64()),
@@ -60,9 +62,13 @@ SCREEN_SCHEMA = pa.schema(
         ("verdict", pa.string()),
         ("aggregate_lo", pa.float64()),
         ("aggregate_hi", pa.float64()),
+        ("votes_lo", pa.float64()),
+        ("votes_hi", pa.float64()),
+        ("basis", pa.string()),
     ]
 )
-SCREEN_RULES = ("ofac50", "bis-affiliates")
+SCREEN_RULES = ("ofac50", "bis-affiliates", "outbound", "owned-or-controlled")
+VERDICT_CODES = {"designated": 3, "definite": 2, "possible": 1}
 
 
 def check_ownership_args(types: Sequence[str], indirect: str) -> list[str]:
@@ -162,17 +168,25 @@ class Engine(ABC):
         rule: str,
         as_of: dt.date | None = None,
         lists: Sequence[str] | None = None,
+        designated: str | Path | None = None,
+        use_atlas: bool = True,
     ) -> tuple[pa.Table, dict[str, Any]]:
-        """The entities a 50% rule catches, with the verdict and the aggregate of caught owners' stakes.
+        """The entities a screening rule catches, with the verdict and the aggregate of caught owners' stakes.
 
-        Roots are the registry's designations active on the date on the rule's lists (narrowed
-        to `lists`); whether the rule is in force comes from its policy events (the BIS Affiliates
-        rule's suspension). Definitions and verdicts are those of `statecap.analytics.rules`.
+        Designation rules (``ofac50``, ``bis-affiliates``, ``owned-or-controlled``): roots are the
+        registry's designations active on the date on the rule's lists (narrowed to `lists`) and
+        the entities of a `designated` file; ``outbound``: persons of a country of concern, with
+        the 31 CFR 850.209 tests. Whether a rule is in force comes from its policy events (the BIS
+        Affiliates rule's suspension, the outbound rule's effective date). Definitions and verdicts
+        are those of `statecap.analytics.rules` and `statecap.queries.screen`.
 
         Args:
-            source: the registry (Parquet; designations and policy events read when present).
-            rule: ``ofac50`` or ``bis-affiliates``.
+            source: the registry (Parquet; designations, policy events, financials and
+                identifiers read when present).
+            rule: one of `SCREEN_RULES`.
             as_of: the date (None: today). lists: list codes to keep (lists.yaml).
+            designated: a file of entity ids or identifiers, one per line (``#`` comments), that
+                are roots of every designation rule. use_atlas: use the registry's designations.
 
         Returns:
             (an Arrow table with `SCREEN_SCHEMA` sorted by entity, the rule's status as
@@ -180,8 +194,10 @@ class Engine(ABC):
         """
         if rule not in SCREEN_RULES:
             raise UsageError(f"rule {rule!r}: the engines screen {', '.join(SCREEN_RULES)}")
+        check_screen_args(rule, lists, designated, use_atlas)
         day = as_of if as_of is not None else dt.date.today()
-        table, status = self._screen(source, rule, day, list(lists) if lists else None)
+        entries = self.designated_entries(source, designated) if designated is not None else []
+        table, status = self._screen(source, rule, day, list(lists) if lists else None, entries, use_atlas)
         return table.select(SCREEN_SCHEMA.names).cast(SCREEN_SCHEMA).sort_by("idx"), status
 
     @final
@@ -192,10 +208,12 @@ class Engine(ABC):
         out_dir: str | Path,
         as_of: dt.date | None = None,
         lists: Sequence[str] | None = None,
+        designated: str | Path | None = None,
+        use_atlas: bool = True,
     ) -> Path | str:
         """`screen` written as ``OUT_DIR/screen-RULE.parquet``; returns the path."""
         path = self._output_path(out_dir, f"screen-{rule}.parquet")
-        table, _ = self.screen(source, rule, as_of, lists)
+        table, _ = self.screen(source, rule, as_of, lists, designated, use_atlas)
         if isinstance(path, str):
             import pyarrow.fs as pafs
 
@@ -204,6 +222,131 @@ class Engine(ABC):
         else:
             pq.write_table(table, path, compression="zstd")
         return path
+
+    @final
+    def write_flows(
+        self,
+        source: RegistrySource,
+        out_dir: str | Path,
+        as_of: dt.date | None = None,
+        by: Sequence[str] = ("sector", "mechanism", "year", "level"),
+        currency: str = "CNY",
+    ) -> Path | str:
+        """`flows_report`'s rows written as ``OUT_DIR/flows.parquet`` (one row per `by` group:
+        the keys and the row's amounts, ``state_lo``, ``state_hi`` and ``report_currency``); returns the path.
+
+        By level, a record backed by organs of two levels is in both levels' rows with its whole
+        amount, and the state part split between them: the state parts add up, the amounts do not.
+        """
+        report = self.flows_report(source, by, as_of=as_of, currency=currency)
+        table = _flows_table(report)
+        path = self._output_path(out_dir, "flows.parquet")
+        if isinstance(path, str):
+            import pyarrow.fs as pafs
+
+            fs, inner = pafs.FileSystem.from_uri(path)
+            pq.write_table(table, inner, filesystem=fs, compression="zstd")
+        else:
+            pq.write_table(table, path, compression="zstd")
+        return path
+
+    @final
+    def designated_entries(self, source: RegistrySource, path: str | Path) -> list[Any]:
+        """The entities of a ``--designated`` file, resolved on this engine's registry.
+
+        Lines resolve as `statecap.queries.screen.read_designated_file` resolves them: an entity
+        id, else an identifier that names exactly one entity.
+
+        Raises:
+            UsageError: the file cannot be read, is empty, or a line names no entity (file and
+                line named).
+        """
+        from statecap.queries.screen import designated_file_keys
+
+        p, wanted = designated_file_keys(path)
+        keys = sorted({k for _, k in wanted})
+        direct, ident = self._match_ids(source, keys)
+        out = []
+        from statecap.queries.screen import DesignatedEntry
+
+        for no, key in wanted:
+            if key in direct:
+                eid = key
+            elif len(ident.get(key, ())) == 1:
+                eid = next(iter(ident[key]))
+            elif len(ident.get(key, ())) > 1:
+                raise UsageError(
+                    f"{p}:{no}: {key!r} is an identifier of several entities: {', '.join(sorted(ident[key]))}"
+                )
+            else:
+                raise UsageError(f"{p}:{no}: no entity with id or identifier {key!r}")
+            out.append(DesignatedEntry(entity=eid, list="file", file=str(p), line=no))
+        return out
+
+    @final
+    def resolve(self, source: RegistrySource, key: str) -> str:
+        """The entity id for `key` (an id, or an identifier naming exactly one entity); UsageError otherwise."""
+        direct, ident = self._match_ids(source, [key])
+        if key in direct:
+            return key
+        found = sorted(ident.get(key, ()))
+        if len(found) == 1:
+            return found[0]
+        if found:
+            raise UsageError(f"{key!r} is an identifier of several entities: {', '.join(found)}")
+        raise UsageError(f"no entity with id or identifier {key!r}")
+
+    @final
+    def flows_report(
+        self,
+        source: RegistrySource,
+        by: Sequence[str],
+        year_from: int | None = None,
+        year_to: int | None = None,
+        as_of: dt.date | None = None,
+        currency: str = "CNY",
+    ) -> dict[str, Any]:
+        """What `statecap flows --json` prints, computed by this engine (plus the DataFrame under ``frame``).
+
+        The counting rules of docs/flows.md: atoms from investments, spending, completed
+        acquisitions, joint ventures and partnerships; money paid into state intermediaries
+        counted where they invest; each atom's state part is its amount times its payers' state
+        share on its date, with bounds; rows by the `by` keys; amounts converted with annual
+        rates (nearest year when a year has none).
+        """
+        from statecap.queries.flows import CURRENCIES, _check_by
+
+        keys = _check_by(list(by))
+        if year_from is not None and year_to is not None and year_from > year_to:
+            raise UsageError(f"--from {year_from} is after --to {year_to}")
+        cur = currency.upper()
+        if cur not in CURRENCIES:
+            raise UsageError(f"--currency {currency!r}: choose one of {', '.join(CURRENCIES)}")
+        report = self._flows(source, keys, year_from, year_to, as_of, cur)
+        report["engine"] = self.name
+        return report
+
+    @final
+    def upstream_registry(self, source: RegistrySource, seeds: Sequence[str], day: dt.date) -> Any:
+        """An in-memory store (DuckDB) of `seeds` and every entity upstream of them on `day`.
+
+        Upstream: reached by following stakes valid on `day` (any type, direct or not) from the
+        owned entity to its owner. Entities keep the registry's order, so the local kernels number
+        them as they number the whole registry's; the store also holds the stakes among them,
+        their designations, identifiers, financials and sources, and every policy event. Every
+        per-entity answer of the ownership, control and screening rules depends on the entity's
+        upstream entities only (see docs/scale.md), so the local query functions give on this
+        store the whole registry's answers about the seeds, with their explanations.
+        """
+        return self._upstream(source, list(seeds), day)
+
+    @final
+    def ownership_of(
+        self, source: RegistrySource, ids: Sequence[str], as_of: dt.date | None = None
+    ) -> dict[str, dict[str, Any]]:
+        """The ownership table's rows (`OWNERSHIP_SCHEMA`) of some entities, from the whole-registry run."""
+        day = as_of if as_of is not None else dt.date.today()
+        return self._ownership_of(source, day, list(ids))
 
     @final
     def _output_path(self, out_dir: str | Path, name: str) -> Path | str:
@@ -220,9 +363,60 @@ class Engine(ABC):
     # ---- hooks ---------------------------------------------------------------------------
     @abstractmethod
     def _screen(
-        self, source: RegistrySource, rule: str, day: dt.date, lists: list[str] | None
+        self,
+        source: RegistrySource,
+        rule: str,
+        day: dt.date,
+        lists: list[str] | None,
+        entries: list[Any],
+        use_atlas: bool,
     ) -> tuple[pa.Table, dict[str, Any]]:
-        """(caught entities with `SCREEN_SCHEMA` columns, the rule's status)."""
+        """(caught entities with `SCREEN_SCHEMA` columns, the rule's status); `entries`: a file's roots."""
+
+    @abstractmethod
+    def _match_ids(self, source: RegistrySource, keys: list[str]) -> tuple[set[str], dict[str, set[str]]]:
+        """(keys that are entity ids, identifier value -> entity ids) for `keys`."""
+
+    @abstractmethod
+    def _flows(
+        self,
+        source: RegistrySource,
+        by: list[str],
+        year_from: int | None,
+        year_to: int | None,
+        as_of: dt.date | None,
+        currency: str,
+    ) -> dict[str, Any]:
+        """The flows report (keys of `statecap.queries.flows.flows_report`, with ``frame``)."""
+
+    @abstractmethod
+    def _upstream(self, source: RegistrySource, seeds: list[str], day: dt.date) -> Any:
+        """The upstream store of `seeds` (see `upstream_registry`)."""
+
+    def entity_rows(
+        self, source: RegistrySource, ids: Sequence[str], columns: Sequence[str] = ("id", "name")
+    ) -> dict[str, dict[str, Any]]:
+        """Some columns of some entities, by id (entities not in the registry left out)."""
+        from statecap.engines.source import registry_connection
+
+        con = registry_connection(source, tables=("entities",))
+        try:
+            con.register("_ids", pa.table({"id": pa.array(list(ids), type=pa.string())}))
+            cols = ", ".join(f'e."{c}"' for c in columns)
+            cur = con.execute(f"SELECT {cols} FROM entities e JOIN _ids USING (id)")
+            names = [c[0] for c in cur.description]
+            return {r[names.index("id")]: dict(zip(names, r, strict=True)) for r in cur.fetchall()}
+        finally:
+            con.close()
+
+    def _ownership_of(
+        self, source: RegistrySource, day: dt.date, ids: list[str]
+    ) -> dict[str, dict[str, Any]]:
+        import pyarrow.compute as pc
+
+        table = self.ownership(source, day)
+        hit = table.filter(pc.is_in(table["id"], value_set=pa.array(ids, type=pa.string())))
+        return {r["id"]: r for r in hit.to_pylist()}
 
     @abstractmethod
     def _ownership(self, source: RegistrySource, day: dt.date, types: list[str], indirect: str) -> pa.Table:
@@ -251,21 +445,59 @@ def interval(lo: float, hi: float) -> dict[str, float]:
     return interval_json(lo, hi)
 
 
+def _flows_table(report: dict[str, Any]) -> pa.Table:
+    """The flows report's rows as an Arrow table (bounds flattened to ``state_lo``/``state_hi``)."""
+    rows = []
+    for r in report["rows"]:
+        flat = {k: v for k, v in r.items() if k != "state_attributed" and not isinstance(v, dict | list)}
+        flat["state_lo"] = r["state_attributed"]["lo"]
+        flat["state_hi"] = r["state_attributed"]["hi"]
+        flat["report_currency"] = report.get("currency")
+        rows.append(flat)
+    return pa.Table.from_pylist(rows)
+
+
+def check_screen_args(rule: str, lists: Sequence[str] | None, designated: Any, use_atlas: bool) -> None:
+    """The argument checks of `statecap.queries.screen.screen_rule` and `open_screening`."""
+    from statecap.model.taxonomy import load_taxonomy
+
+    if rule == "outbound" and (designated is not None or lists):
+        raise UsageError(
+            "--designated and --list do not apply to the outbound rule (its roots are persons of a country of concern)"
+        )
+    if not use_atlas and designated is None:
+        raise UsageError("--no-atlas needs --designated FILE (there would be no designated parties)")
+    if lists:
+        tax = load_taxonomy()
+        for code in lists:
+            if code not in tax.lists:
+                raise UsageError(
+                    f"--list {code!r} is not a list code (see lists.yaml: {', '.join(tax.lists)})"
+                )
+
+
 def rule_roots(
-    con: Any, rule: str, day: dt.date, lists: list[str] | None
+    con: Any,
+    rule: str,
+    day: dt.date,
+    lists: list[str] | None,
+    entries: Sequence[Any] = (),
+    use_atlas: bool = True,
 ) -> tuple[list[str], list[str], dict[str, Any]]:
-    """(definite root ids, possible root ids, rule status) of a 50% rule, from designations and events.
+    """(definite root ids, possible root ids, rule status) of a designation rule.
 
     The same selection as `statecap.queries.screen.Screening.roots_for`: designations active on
-    `day` on the rule's lists; for the BIS Affiliates rule an SDN whose programme is not one the
-    rule names is only a possible root.
+    `day` on the rule's lists (when `use_atlas`) and the entries of a ``--designated`` file; for
+    the BIS Affiliates rule an SDN whose programme is not one the rule names is only a possible
+    root.
     """
     from statecap.queries.screen import _sdn_programme_named, active_designations, rule_lists, rule_status
 
     status = rule_status(con, rule, day)
     definite: set[str] = set()
     possible: set[str] = set()
-    for e in active_designations(con, day, rule_lists(rule, lists)):
+    atlas = active_designations(con, day, rule_lists(rule, lists)) if use_atlas else []
+    for e in [*atlas, *entries]:
         if rule == "bis-affiliates" and e.list == "ofac_sdn" and not _sdn_programme_named(e):
             possible.add(e.entity)
         else:

@@ -119,27 +119,96 @@ class LocalEngine(Engine):
         return rows, closed
 
     def _screen(
-        self, source: RegistrySource, rule: str, day: dt.date, lists: list[str] | None
+        self,
+        source: RegistrySource,
+        rule: str,
+        day: dt.date,
+        lists: list[str] | None,
+        entries: list[Any],
+        use_atlas: bool,
     ) -> tuple[pa.Table, dict[str, Any]]:
-        from statecap.queries.screen import open_screening
+        from statecap.graph.load import load_graph
+        from statecap.queries.screen import Screening, caught_indices
 
         con = registry_connection(source)
         try:
-            s = open_screening(con, day, lists=lists)
+            g = load_graph(con, day)
+            s = Screening(
+                con=con, day=day, as_of=day, graph=g, file_entries=list(entries), use_atlas=use_atlas,
+                only_lists=lists,
+            )  # fmt: skip
             run = s.run(rule)
+            idx, codes = caught_indices(s, rule)
         finally:
             con.close()
         res = run["result"]
-        codes = res.verdict_codes()
-        idx = np.flatnonzero(codes > 0)
         names = np.asarray([None, "possible", "definite", "designated"], dtype=object)
+        null = pa.nulls(len(idx), pa.float64())
+        if rule == "outbound":
+            casc = res.coc
+            basis = np.full(len(idx), None, dtype=object)
+            basis[res.holder_pos[idx]] = "850.209(a)(2)"
+            basis[res.direct_pos[idx]] = "850.209(a)(1)"
+            votes_lo, votes_hi = null, null
+            basis_arr = pa.array(basis, type=pa.string())
+        else:
+            casc = res
+            basis_arr = pa.nulls(len(idx), pa.string())
+            if casc.votes_lo is not None and casc.votes_hi is not None:
+                votes_lo, votes_hi = (
+                    pa.array(casc.votes_lo[idx] * 100.0),
+                    pa.array(casc.votes_hi[idx] * 100.0),
+                )
+            else:
+                votes_lo, votes_hi = null, null
         table = pa.table(
             {
                 "idx": pa.array(idx.astype(np.int64)),
-                "id": s.graph.ids_arrow.take(pa.array(idx)),
-                "verdict": pa.array(names[codes[idx]], type=pa.string()),
-                "aggregate_lo": pa.array(res.agg_lo[idx] * 100.0),
-                "aggregate_hi": pa.array(res.agg_hi[idx] * 100.0),
+                "id": g.ids_arrow.take(pa.array(idx)),
+                "verdict": pa.array(names[codes], type=pa.string()),
+                "aggregate_lo": pa.array(casc.agg_lo[idx] * 100.0),
+                "aggregate_hi": pa.array(casc.agg_hi[idx] * 100.0),
+                "votes_lo": votes_lo,
+                "votes_hi": votes_hi,
+                "basis": basis_arr,
             }
         )
         return table.cast(SCREEN_SCHEMA), run["status"]
+
+    def _match_ids(self, source: RegistrySource, keys: list[str]) -> tuple[set[str], dict[str, set[str]]]:
+        con = registry_connection(source, tables=("entities", "entity_identifiers"))
+        try:
+            con.register("_keys", pa.table({"key": pa.array(keys, type=pa.string())}))
+            direct = {
+                r[0]
+                for r in con.execute("SELECT e.id FROM entities e JOIN _keys k ON k.key = e.id").fetchall()
+            }
+            ident: dict[str, set[str]] = {}
+            for value, ent in con.execute(
+                "SELECT DISTINCT i.value, i.entity FROM entity_identifiers i JOIN _keys k ON k.key = i.value"
+            ).fetchall():
+                ident.setdefault(value, set()).add(ent)
+        finally:
+            con.close()
+        return direct, ident
+
+    def _flows(
+        self,
+        source: RegistrySource,
+        by: list[str],
+        year_from: int | None,
+        year_to: int | None,
+        as_of: dt.date | None,
+        currency: str,
+    ) -> dict[str, Any]:
+        from statecap.queries.flows import flows_report
+
+        con = registry_connection(source)
+        try:
+            return flows_report(con, by, year_from, year_to, as_of, currency)
+        finally:
+            con.close()
+
+    def _upstream(self, source: RegistrySource, seeds: list[str], day: dt.date) -> Any:
+        """The whole registry: the local engine holds it in memory anyway."""
+        return registry_connection(source)

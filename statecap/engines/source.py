@@ -2,7 +2,8 @@
 
 The layout is the one `statecap synth --out DIR` and `statecap export parquet DIR` write: one
 file per table, store column names (``entities.parquet``, ``stakes.parquet``, optionally
-``designations.parquet``). Entities are numbered in file order, as the local engine numbers them.
+``designations.parquet``, the flow records, ...). Entities are numbered in file order, as the
+local engine numbers them.
 """
 
 from __future__ import annotations
@@ -15,8 +16,19 @@ from typing import Any
 
 from statecap.errors import StoreError, UsageError
 
-TABLES = ("entities", "stakes", "designations", "policy_events", "policy_suspensions")
-REQUIRED = ("entities", "stakes")
+GRAPH_TABLES = ("entities", "stakes")
+# what the screening rules read beside the graph (roots, rule dates, revenue for 31 CFR 850.209(a)(2),
+# identifiers for --designated files)
+RULE_TABLES = ("designations", "policy_events", "policy_suspensions", "financials", "entity_identifiers")
+# the records flows are made of (docs/flows.md) and the exchange rates (observations)
+FLOW_TABLES = (
+    "investments", "spending", "acquisitions", "joint_ventures", "partnerships", "jv_partners",
+    "partnership_parties", "observations",
+)  # fmt: skip
+# what evidence cites: sources of stakes and designations
+SOURCE_TABLES = ("sources", "record_sources")
+TABLES = (*GRAPH_TABLES, *RULE_TABLES, *FLOW_TABLES, *SOURCE_TABLES)
+REQUIRED = GRAPH_TABLES
 
 
 @dataclass
@@ -79,20 +91,26 @@ def is_remote(path: str) -> bool:
     return "://" in path or path.startswith("dbfs:")
 
 
-def store_to_parquet(con: Any, folder: str | Path | None = None) -> RegistrySource:
-    """Export a store's entities, stakes and designations to Parquet (entities in store row order).
+def store_to_parquet(
+    con: Any, folder: str | Path | None = None, tables: tuple[str, ...] = TABLES
+) -> RegistrySource:
+    """Export a store's tables to Parquet, one file each (entities in store row order).
 
     Args:
         con: an open store (DuckDB connection).
         folder: where to write; default a new temporary folder, removed by ``source.close()``.
+        tables: which tables (default: every table an engine reads, `TABLES`).
     """
     import duckdb
 
     temporary = folder is None
     out = Path(tempfile.mkdtemp(prefix="statecap-parquet-")) if folder is None else Path(folder)
     out.mkdir(parents=True, exist_ok=True)
+    present = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
     try:
-        for name in TABLES:
+        for name in tables:
+            if name not in present:
+                continue
             order = " ORDER BY rowid"
             target = (out / f"{name}.parquet").as_posix().replace("'", "''")
             con.execute(f"COPY (SELECT * FROM {name}{order}) TO '{target}' (FORMAT parquet)")
@@ -113,13 +131,16 @@ def open_source(parquet: str | Path | None = None, con: Any = None) -> RegistryS
     return store_to_parquet(con)
 
 
-def registry_connection(source: RegistrySource, graph_tables: bool = True) -> Any:
+def registry_connection(
+    source: RegistrySource, graph_tables: bool = True, tables: tuple[str, ...] | None = None
+) -> Any:
     """An in-memory store (DuckDB) holding the source's tables, for the store-level query functions.
 
     Args:
         source: the registry.
         graph_tables: also load entities and stakes (the local engine needs them; the Spark
             engine reads only designations and policy events on the driver).
+        tables: load only these (default: every table of `TABLES` the source has).
     """
     import duckdb
     import pyarrow.parquet as pq
@@ -130,7 +151,9 @@ def registry_connection(source: RegistrySource, graph_tables: bool = True) -> An
         raise UsageError(f"{source.folder}: the local engine reads local Parquet files only")
     con = duckdb.connect()
     create_all(con)
-    names = TABLES if graph_tables else tuple(t for t in TABLES if t not in ("entities", "stakes"))
+    names = tables if tables is not None else TABLES
+    if not graph_tables:
+        names = tuple(t for t in names if t not in GRAPH_TABLES)
     for name in names:
         path = source.path(name)
         if path is None:

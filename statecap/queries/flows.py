@@ -99,7 +99,12 @@ def fx_rates(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
 def _sectors(con: duckdb.DuckDBPyConnection, records: pd.DataFrame) -> pd.DataFrame:
     """One row per (record, sub_sector) with the equal-split weight."""
     ent = con.execute("SELECT id, sectors FROM entities").fetch_df()
-    ent_sectors = dict(zip(ent["id"], ent["sectors"], strict=True))
+    # a NULL sectors list comes back as None, NaN or NA depending on the pandas version: keep lists only
+    ent_sectors = {
+        i: s
+        for i, s in zip(ent["id"], ent["sectors"], strict=True)
+        if isinstance(s, (list, tuple, np.ndarray))
+    }
     extra = _party_sectors(con)
     subs: list[list[str]] = []
     for own, src, rt, rid in zip(
@@ -290,9 +295,11 @@ def flows_frame(
     year_to: int | None = None,
     as_of: dt.date | None = None,
     currency: str = "CNY",
+    engine: Any = None,
+    spark_master: str | None = "local[*]",
 ) -> pd.DataFrame:
     """Flows aggregated by `by` as a DataFrame (the Python API behind `statecap flows`)."""
-    return flows_report(con, by, year_from, year_to, as_of, currency)["frame"]
+    return flows_report(con, by, year_from, year_to, as_of, currency, engine, spark_master)["frame"]
 
 
 def _check_by(by: list[str]) -> list[str]:
@@ -313,11 +320,22 @@ def flows_report(
     year_to: int | None = None,
     as_of: dt.date | None = None,
     currency: str = "CNY",
+    engine: Any = None,
+    spark_master: str | None = "local[*]",
 ) -> dict[str, Any]:
-    """Everything `statecap flows --json` prints, plus the DataFrame under ``frame``."""
+    """Everything `statecap flows --json` prints, plus the DataFrame under ``frame``.
+
+    `engine`: ``local`` (default), ``spark`` or an `statecap.engines.Engine` (the store is exported
+    to Parquet for it; the answer carries ``engine``).
+    """
     by = _check_by(by)
     if year_from is not None and year_to is not None and year_from > year_to:
         raise UsageError(f"--from {year_from} is after --to {year_to}")
+    from statecap.engines.reports import engine_for, is_local
+
+    if not is_local(engine):
+        with engine_for(engine, con, spark_master) as (eng, source):
+            return eng.flows_report(source, by, year_from, year_to, as_of, currency)
     shares = SharesAtDates(con, with_levels="level" in by)
     atoms, payers, notes = flow_atoms(con, as_of, currency, shares)
     if year_from is not None:

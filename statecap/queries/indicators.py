@@ -154,7 +154,9 @@ def indicators_report(
     des["start"] = pd.to_datetime(des["start"])
     des["end"] = pd.to_datetime(des["end"])
     # lists change only on recorded dates: years past the last one add nothing
-    last_change = max([d.year for d in pd.concat([des["start"], des["end"]]).dropna()], default=dt.date.today().year)
+    last_change = max(
+        [d.year for d in pd.concat([des["start"], des["end"]]).dropna()], default=dt.date.today().year
+    )
     last = min((as_of or dt.date.today()).year, max(last_change, dt.date.today().year))
     first = int(des["start"].dt.year.min()) if len(des) else last
     over_time = K.designations_over_time(des, range(first, last + 1))

@@ -141,18 +141,7 @@ def read_designated_file(con: duckdb.DuckDBPyConnection, path: str | Path) -> li
     Raises:
         UsageError: the file cannot be read, or a line names no entity (file and line named).
     """
-    p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(f"--designated {p}: cannot read the file: {exc}") from None
-    wanted: list[tuple[int, str]] = []
-    for no, raw in enumerate(text.splitlines(), start=1):
-        key = raw.split("#", 1)[0].strip()
-        if key:
-            wanted.append((no, key))
-    if not wanted:
-        raise UsageError(f"--designated {p}: no entity ids in the file (one id per line)")
+    p, wanted = designated_file_keys(path)
     keys = sorted({k for _, k in wanted})
     con.register("_screen_keys", pa.table({"key": pa.array(keys, type=pa.string())}))
     try:
@@ -180,6 +169,27 @@ def read_designated_file(con: duckdb.DuckDBPyConnection, path: str | Path) -> li
                 raise UsageError(f"{p}:{no}: {exc}") from None
         out.append(DesignatedEntry(entity=eid, list="file", file=str(p), line=no))
     return out
+
+
+def designated_file_keys(path: str | Path) -> tuple[Path, list[tuple[int, str]]]:
+    """(the path, (line number, key) of every id in the file): blank lines and ``#`` comments skipped.
+
+    Raises:
+        UsageError: the file cannot be read or holds no ids.
+    """
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"--designated {p}: cannot read the file: {exc}") from None
+    wanted: list[tuple[int, str]] = []
+    for no, raw in enumerate(text.splitlines(), start=1):
+        key = raw.split("#", 1)[0].strip()
+        if key:
+            wanted.append((no, key))
+    if not wanted:
+        raise UsageError(f"--designated {p}: no entity ids in the file (one id per line)")
+    return p, wanted
 
 
 def active_designations(
@@ -398,25 +408,15 @@ class Screening:
     def _holder_revenue(self, res: R.OutboundResult) -> tuple[np.ndarray, dict[int, dict[str, Any]]]:
         """Holders whose latest revenue is more than half made of their (a)(1) majority-held units'.
 
-        A unit counts when every stake on some chain from the holder to it is above 50% for sure
-        (it is consolidated); the walk stops at the first such unit on each chain (its consolidated
-        revenue already includes its own units'); units and holder must report revenue for the
-        same year and currency.
+        See `holder_revenue`; the revenue comes from the store's financials.
         """
         holders = np.flatnonzero(res.holder_pos)
         out = np.zeros(self.graph.n, dtype=bool)
-        shares: dict[int, dict[str, Any]] = {}
-        if len(holders) == 0 or len(holders) > 20_000:
-            return out, shares
-        rows = self.con.execute(
-            """SELECT entity, year, currency, revenue FROM financials WHERE revenue IS NOT NULL
-               QUALIFY row_number() OVER (PARTITION BY entity, currency ORDER BY year DESC) <= 5"""
-        ).fetchall()
-        rev: dict[str, dict[tuple[int, str], float]] = {}
-        for ent, year, cur, value in rows:
-            rev.setdefault(ent, {})[(int(year), str(cur))] = float(value)
+        if len(holders) == 0 or len(holders) > MAX_REVENUE_HOLDERS:
+            return out, {}
+        rev = latest_revenue(self.con)
         if not rev:
-            return out, shares
+            return out, {}
         m = self.ownership
         owner_of = np.repeat(np.arange(m.n, dtype=np.int64), np.diff(m.ptr))
         sure = m.lo > 0.5 + R.TOL
@@ -424,39 +424,8 @@ class Screening:
         for o, d in zip(owner_of[sure].tolist(), m.idx[sure].tolist(), strict=True):
             children.setdefault(o, []).append(d)
         ids = self.graph.ids
-        for h in holders.tolist():
-            hrev = rev.get(str(ids[h]))
-            if not hrev:
-                continue
-            units, stack, seen = [], [h], {h}
-            while stack:
-                v = stack.pop()
-                for c in children.get(v, ()):
-                    if c not in seen:
-                        seen.add(c)
-                        if res.direct_def[c]:
-                            units.append(c)  # its consolidated revenue includes its own units'
-                        else:
-                            stack.append(c)
-            if not units:
-                continue
-            for key in sorted(hrev, reverse=True):
-                parts = [rev.get(str(ids[u]), {}).get(key) for u in units]
-                if any(p is None for p in parts):
-                    continue
-                total = hrev[key]
-                share = sum(p for p in parts if p is not None) / total if total > 0 else 0.0
-                shares[h] = {
-                    "year": key[0],
-                    "currency": key[1],
-                    "revenue": total,
-                    "from_units": sum(p for p in parts if p is not None),
-                    "units": [str(ids[u]) for u in units],
-                    "share": share,
-                }
-                if share > 0.5:
-                    out[h] = True
-                break
+        hit, shares = holder_revenue(holders.tolist(), children, res.direct_def, lambda k: str(ids[k]), rev)
+        out[hit] = True
         return out, shares
 
     # -- sources
@@ -465,6 +434,73 @@ class Screening:
         if key not in self._sources:
             self._sources[key] = record_sources(self.con, record_type, record_id)
         return self._sources[key]
+
+
+MAX_REVENUE_HOLDERS = 20_000  # past this many (a)(2) candidates the revenue test is not attempted
+
+
+def latest_revenue(con: duckdb.DuckDBPyConnection) -> dict[str, dict[tuple[int, str], float]]:
+    """Entity -> {(year, currency): revenue} for the five latest years per entity and currency."""
+    rows = con.execute(
+        """SELECT entity, year, currency, revenue FROM financials WHERE revenue IS NOT NULL
+           QUALIFY row_number() OVER (PARTITION BY entity, currency ORDER BY year DESC) <= 5"""
+    ).fetchall()
+    rev: dict[str, dict[tuple[int, str], float]] = {}
+    for ent, year, cur, value in rows:
+        rev.setdefault(ent, {})[(int(year), str(cur))] = float(value)
+    return rev
+
+
+def holder_revenue(
+    holders: list[int],
+    children: dict[int, list[int]],
+    direct_def: np.ndarray,
+    id_of: Callable[[int], str],
+    rev: dict[str, dict[tuple[int, str], float]],
+) -> tuple[list[int], dict[int, dict[str, Any]]]:
+    """(holders deriving more than half their revenue from (a)(1) units, the share found per holder).
+
+    A unit counts when every stake on some chain from the holder to it is above 50% for sure
+    (`children`: those stakes; the unit is consolidated); the walk stops at the first unit on
+    each chain (its consolidated revenue already includes its own units'); units and holder must
+    report revenue for the same year and currency, the latest such year is used.
+    """
+    out: list[int] = []
+    shares: dict[int, dict[str, Any]] = {}
+    for h in holders:
+        hrev = rev.get(id_of(h))
+        if not hrev:
+            continue
+        units, stack, seen = [], [h], {h}
+        while stack:
+            v = stack.pop()
+            for c in children.get(v, ()):
+                if c not in seen:
+                    seen.add(c)
+                    if direct_def[c]:
+                        units.append(c)  # its consolidated revenue includes its own units'
+                    else:
+                        stack.append(c)
+        if not units:
+            continue
+        for key in sorted(hrev, reverse=True):
+            parts = [rev.get(id_of(u), {}).get(key) for u in units]
+            if any(p is None for p in parts):
+                continue
+            total = hrev[key]
+            share = sum(p for p in parts if p is not None) / total if total > 0 else 0.0
+            shares[h] = {
+                "year": key[0],
+                "currency": key[1],
+                "revenue": total,
+                "from_units": sum(p for p in parts if p is not None),
+                "units": [id_of(u) for u in units],
+                "share": share,
+            }
+            if share > 0.5:
+                out.append(h)
+            break
+    return out, shares
 
 
 def open_screening(
@@ -772,6 +808,12 @@ def result_json(s: Screening, rule: str, i: int, evidence: bool = True) -> dict[
 _RANK = {"designated": 0, "definite": 1, "possible": 2}
 
 
+def _local(engine: Any) -> bool:
+    from statecap.engines.reports import is_local
+
+    return is_local(engine)
+
+
 def caught_indices(s: Screening, rule: str) -> tuple[np.ndarray, np.ndarray]:
     """(indices, verdict codes 3 designated / 2 definite / 1 possible) of everything `rule` lists."""
     run = s.run(rule)
@@ -806,12 +848,17 @@ def screen_rule(
     evidence: bool = True,
     limit: int | None = None,
     screening: Screening | None = None,
+    engine: Any = None,
+    spark_master: str | None = "local[*]",
 ) -> dict[str, Any]:
     """What `statecap screen --rule RULE --json` prints: every designated entity and every entity caught.
 
     Returns ``{"rule", "as_of", "evaluated_on", "in_force", "rule_status", "test", "counts",
     "results": [{"id", "name", "verdict", "aggregate": {"lo", "hi"}, "roots", "evidence"}]}``;
     results are ordered designated, definite, possible, then by aggregate (largest first).
+    `engine`: ``local`` (default), ``spark`` or an `statecap.engines.Engine`: on another engine the
+    verdicts come from its whole-registry run and the evidence from the listed entities'
+    upstream registry (`statecap.engines.reports`).
     """
     R.spec(rule)
     if rule == "outbound" and (designated is not None or lists):
@@ -820,6 +867,13 @@ def screen_rule(
         )
     if limit is not None and limit < 1:
         raise UsageError("--limit must be at least 1")
+    if not _local(engine):
+        from statecap.engines import reports
+
+        with reports.engine_for(engine, con, spark_master) as (eng, source):
+            return reports.screen_rule(
+                eng, source, rule, as_of, designated, lists, use_atlas, evidence, limit
+            )
     s = screening or open_screening(con, as_of, designated, lists, use_atlas)
     run = s.run(rule)
     idx, codes = caught_indices(s, rule)
@@ -861,12 +915,29 @@ def screen_entity(
     lists: Sequence[str] | None = None,
     use_atlas: bool = True,
     screening: Screening | None = None,
+    engine: Any = None,
+    spark_master: str | None = "local[*]",
 ) -> dict[str, Any]:
     """What `statecap screen ENTITY --all-rules --json` prints: one entity under every rule, side by side.
 
     Returns ``{"entity", "name", "as_of", "evaluated_on", "rules": {RULE: {"verdict", "aggregate",
     "in_force", "rule_status", "roots", "evidence", ...}}}``; ``verdict`` is None when not caught.
+    `engine`: as for `screen_rule`.
     """
+    if not _local(engine):
+        from statecap.engines import reports
+
+        with reports.engine_for(engine, con, spark_master) as (eng, source):
+            return reports.screen_entity(
+                eng,
+                source,
+                entity,
+                None if rules is None else list(rules),
+                as_of,
+                designated,
+                lists,
+                use_atlas,
+            )
     eid = resolve_entity(con, entity)
     chosen = list(rules) if rules is not None else list(R.RULES)
     if not chosen:
@@ -912,13 +983,23 @@ def screen_diff(
     use_atlas: bool = True,
     evidence: bool = False,
     screening: Screening | None = None,
+    engine: Any = None,
+    spark_master: str | None = "local[*]",
 ) -> dict[str, Any]:
     """What `statecap screen diff --rule A --rule B --json` prints: who one rule catches and the other not.
 
     Returns ``{"rules": [A, B], "as_of", "evaluated_on", "only": {A: [...], B: [...]},
     "different_verdicts": [{"id", "name", A: verdict, B: verdict}], "both": n}``; entries of
-    ``only`` are results as in `screen_rule` (evidence only when asked).
+    ``only`` are results as in `screen_rule` (evidence only when asked). `engine`: as for
+    `screen_rule`.
     """
+    if not _local(engine):
+        from statecap.engines import reports
+
+        with reports.engine_for(engine, con, spark_master) as (eng, source):
+            return reports.screen_diff(
+                eng, source, rule_a, rule_b, as_of, designated, lists, use_atlas, evidence
+            )
     R.spec(rule_a)
     R.spec(rule_b)
     if rule_a == rule_b:

@@ -32,7 +32,9 @@ def atlas_summary(con: duckdb.DuckDBPyConnection, top: int = 10) -> dict[str, An
     ]
     kinds = [
         {"kind": k, "entities": n}
-        for k, n in con.execute("SELECT kind, count(*) FROM entities GROUP BY 1 ORDER BY 2 DESC, 1").fetchall()
+        for k, n in con.execute(
+            "SELECT kind, count(*) FROM entities GROUP BY 1 ORDER BY 2 DESC, 1"
+        ).fetchall()
     ]
     lists = [
         {"list": lst, "name": tax.lists[lst].name if lst in tax.lists else lst, "entities": n}

@@ -224,44 +224,189 @@ class SparkEngine(Engine):
         return rows, closed
 
     def _screen(
-        self, source: RegistrySource, rule: str, day: dt.date, lists: list[str] | None
+        self,
+        source: RegistrySource,
+        rule: str,
+        day: dt.date,
+        lists: list[str] | None,
+        entries: list[Any],
+        use_atlas: bool,
     ) -> tuple[pa.Table, dict[str, Any]]:
+        from statecap.analytics.rules import SPECS
         from statecap.engines.base import rule_roots
-        from statecap.engines.source import registry_connection
-        from statecap.engines.spark.graph import load_stakes
-        from statecap.engines.spark.rules import screen
+        from statecap.engines.spark.graph import load_stakes, read_entities
+        from statecap.engines.spark.rules import rule_matrix, screen_designated, screen_outbound, votes_matrix
+        from statecap.model.taxonomy import load_taxonomy
+        from statecap.queries.screen import rule_status
 
-        con = (
-            self._rules_connection(source)
-            if source.remote
-            else registry_connection(source, graph_tables=False)
-        )
+        con = self._rules_connection(source)
         try:
-            definite, possible, status = rule_roots(con, rule, day, lists)
+            if rule == "outbound":
+                status = rule_status(con, rule, day)
+                definite: list[str] = []
+                possible: list[str] = []
+            else:
+                definite, possible, status = rule_roots(con, rule, day, lists, entries, use_atlas)
         finally:
             con.close()
-        nodes, stakes = load_stakes(self.spark, source, day, ["equity"], "auto")
-        stakes = stakes.persist()
+        spark = self.spark
+        nodes, stakes = load_stakes(spark, source, day, ["equity"], "auto")
+        own = rule_matrix(stakes)
+        votes = None
+        if SPECS[rule].votes is not None:
+            _, vstakes = load_stakes(spark, source, day, ["voting"], "auto")
+            votes = votes_matrix(own, vstakes)
+        if rule == "outbound":
+            from pyspark.sql import functions as F
+
+            ents = read_entities(spark, source, ("id", "kind", "country", "sectors")).withColumn(
+                "is_state", F.col("kind").isin(sorted(load_taxonomy().state_kinds))
+            )
+            assert votes is not None
+            n = ents.count()
+            table = screen_outbound(
+                spark, ents, own, votes, bool(status["in_force"]), lambda ids: self._revenue(source, ids), n
+            )
+        else:
+            table = screen_designated(
+                spark, nodes, own, votes, rule, definite, possible, bool(status["in_force"])
+            )
+        return table.orderBy("idx").toArrow(), status
+
+    def _read_optional(self, source: RegistrySource, name: str) -> Any:
+        """The table's DataFrame, or None when the registry has no such table."""
+        from statecap.engines.spark.propagate import _exists
+
+        path = source.path(name)
+        if path is None or (source.remote and not _exists(self.spark, str(path))):
+            return None
+        return self.spark.read.parquet(str(path))
+
+    def _revenue(self, source: RegistrySource, ids: list[str]) -> dict[str, dict[tuple[int, str], float]]:
+        """`statecap.queries.screen.latest_revenue` for these entities, read by Spark."""
+        from pyspark.sql import Window
+        from pyspark.sql import functions as F
+
+        fin = self._read_optional(source, "financials")
+        if fin is None or not ids:
+            return {}
+        keys = self.spark.createDataFrame([(i,) for i in ids], "entity string")
+        w = Window.partitionBy("entity", "currency").orderBy(F.desc("year"))
+        rows = (
+            fin.where(F.col("revenue").isNotNull())
+            .join(F.broadcast(keys), "entity")
+            .withColumn("_rank", F.row_number().over(w))
+            .where(F.col("_rank") <= 5)
+            .select("entity", "year", "currency", "revenue")
+            .collect()
+        )
+        rev: dict[str, dict[tuple[int, str], float]] = {}
+        for r in rows:
+            rev.setdefault(r["entity"], {})[(int(r["year"]), str(r["currency"]))] = float(r["revenue"])
+        return rev
+
+    def _match_ids(self, source: RegistrySource, keys: list[str]) -> tuple[set[str], dict[str, set[str]]]:
+        from pyspark.sql import functions as F
+
+        from statecap.engines.spark.graph import read_entities
+
+        k = F.broadcast(self.spark.createDataFrame([(x,) for x in keys], "key string"))
+        ents = read_entities(self.spark, source, ("id",))
+        direct = {r["id"] for r in ents.join(k, ents["id"] == k["key"]).select("id").collect()}
+        ident: dict[str, set[str]] = {}
+        idents = self._read_optional(source, "entity_identifiers")
+        if idents is not None:
+            for r in (
+                idents.join(k, idents["value"] == k["key"]).select("value", "entity").distinct().collect()
+            ):
+                ident.setdefault(r["value"], set()).add(r["entity"])
+        return direct, ident
+
+    def _ownership_of(
+        self, source: RegistrySource, day: dt.date, ids: list[str]
+    ) -> dict[str, dict[str, Any]]:
+        from pyspark.sql import functions as F
+
+        run = self.run_ownership(source, day, ["equity"], "auto")
         try:
-            table = screen(self.spark, nodes, stakes, rule, definite, possible, bool(status["in_force"]))
-            return table.orderBy("idx").toArrow(), status
+            k = F.broadcast(self.spark.createDataFrame([(x,) for x in ids], "id string"))
+            table = run.table.join(k, "id", "left_semi").toArrow()
         finally:
-            stakes.unpersist()
+            self._cleanup(run.work)
+        table = table.select(OWNERSHIP_SCHEMA.names).cast(OWNERSHIP_SCHEMA)
+        return {r["id"]: r for r in table.to_pylist()}
+
+    def entity_rows(
+        self, source: RegistrySource, ids: Any, columns: Any = ("id", "name")
+    ) -> dict[str, dict[str, Any]]:
+        """Some columns of some entities, by id, read by Spark."""
+        from pyspark.sql import functions as F
+
+        from statecap.engines.spark.graph import read_entities
+
+        cols = tuple(dict.fromkeys(("id", *columns)))
+        k = F.broadcast(self.spark.createDataFrame([(x,) for x in ids], "id string"))
+        rows = read_entities(self.spark, source, cols).join(k, "id", "left_semi").select(*cols).collect()
+        return {r["id"]: r.asDict() for r in rows}
+
+    def _upstream(self, source: RegistrySource, seeds: list[str], day: dt.date) -> Any:
+        from statecap.engines.spark.subgraph import upstream_store
+
+        return upstream_store(self, source, seeds, day)
+
+    def _flows(
+        self,
+        source: RegistrySource,
+        by: list[str],
+        year_from: int | None,
+        year_to: int | None,
+        as_of: dt.date | None,
+        currency: str,
+    ) -> dict[str, Any]:
+        from statecap.engines.spark.flows import flows_report
+
+        return flows_report(self, source, by, year_from, year_to, as_of, currency)
+
+    def state_values(self, source: RegistrySource, copies: list[Any]) -> tuple[Any, str]:
+        """State share bounds of every entity in every copy of the graph (`graph.Copy`), in one run.
+
+        Returns (a DataFrame ``copy``, ``node`` (the entity's row number), ``s_lo``, ``s_hi``
+        (fractions), the work folder to clean up with `cleanup_work`).
+        """
+        from pyspark.sql import functions as F
+
+        from statecap.engines.spark.condense import condense
+        from statecap.engines.spark.graph import load_graph
+        from statecap.engines.spark.propagate import evaluate
+
+        graph = load_graph(self.spark, source, list(copies), ["equity"], "auto")
+        levels = condense(self.spark, graph.nodes.select("node"), graph.edges)
+        values, base = evaluate(self.spark, graph, levels, self.work_dir)
+        n = graph.n // max(1, len(copies))
+        out = values.select(
+            F.expr(f"node div {n}").alias("copy"),
+            (F.col("node") % F.lit(n)).alias("node"),
+            "s_lo",
+            "s_hi",
+        )
+        return out, base
+
+    def cleanup_work(self, base: str) -> None:
+        """Remove a run's working files."""
+        self._cleanup(base)
 
     def _rules_connection(self, source: RegistrySource) -> Any:
         """An in-memory store with the designations and policy events read by Spark (small tables)."""
         import duckdb
 
-        from statecap.engines.spark.propagate import _exists
         from statecap.store.schema import create_all
 
         con = duckdb.connect()
         create_all(con)
         for name in ("designations", "policy_events", "policy_suspensions"):
-            url = source.path(name)
-            if url is None or not _exists(self.spark, url):
+            df = self._read_optional(source, name)
+            if df is None:
                 continue
-            df = self.spark.read.parquet(url)
             have = {r[1] for r in con.execute(f"PRAGMA table_info('{name}')").fetchall()}
             cols = [c for c in df.columns if c in have]
             con.register("_t", df.select(*cols).toArrow())

@@ -29,15 +29,28 @@ class SparkGraph:
         self.edges.unpersist()
 
 
+# entity columns an engine may ask for, with their types when a registry's file lacks them
+ENTITY_TYPES = {
+    "id": "string", "name": "string", "kind": "string", "country": "string", "level": "string",
+    "sectors": "array<string>",
+}  # fmt: skip
+
+
 def read_entities(spark: Any, source: RegistrySource, columns: tuple[str, ...] = ("id", "kind")) -> Any:
-    """Entities with their row number ``node`` (file order; several files in path order)."""
+    """Entities with their row number ``node`` (file order; several files in path order).
+
+    A column the file lacks (``country``, ``level``, ``sectors``) comes back null.
+    """
     from pyspark.sql import functions as F
 
     path = source.path("entities")
     assert path is not None
-    df = spark.read.parquet(str(path)).select(
-        *columns, F.col("_metadata.file_path").alias("_f"), F.col("_metadata.row_index").alias("_r")
-    )
+    raw = spark.read.parquet(str(path))
+    have = set(raw.columns)
+    cols = [
+        F.col(c) if c in have else F.lit(None).cast(ENTITY_TYPES.get(c, "string")).alias(c) for c in columns
+    ]
+    df = raw.select(*cols, F.col("_metadata.file_path").alias("_f"), F.col("_metadata.row_index").alias("_r"))
     if not source.remote and path.is_file():
         return df.withColumn("node", F.col("_r")).drop("_f", "_r")
     # a folder of part files: number the rows in (file path, row) order without a global sort
@@ -54,40 +67,88 @@ def read_entities(spark: Any, source: RegistrySource, columns: tuple[str, ...] =
     )
 
 
+@dataclass(frozen=True)
+class Copy:
+    """One copy of the graph in a multi-copy run: stakes valid on `day`; roots are the state
+    organs (of `level` only, when given: central, provincial, ...)."""
+
+    day: dt.date
+    level: str | None = None
+
+
 def load_stakes(
-    spark: Any, source: RegistrySource, day: dt.date, types: list[str], indirect: str
+    spark: Any,
+    source: RegistrySource,
+    day: dt.date | list[Copy],
+    types: list[str],
+    indirect: str,
 ) -> tuple[Any, Any]:
     """(nodes, stakes): one row per stake kept on `day` (``o``, ``d``, ``lo``, ``hi`` as fractions,
-    ``direct``), after the drops and the indirect-stake policy of `load_graph_parquet`."""
+    ``direct``), after the drops and the indirect-stake policy of `load_graph_parquet`.
+
+    With a list of `Copy`, the graphs of every copy side by side: copy ``c`` numbers entity ``i``
+    as ``c * n + i`` (n entities), its stakes are those valid on its day, its roots its own; so
+    one run answers for many dates (and root sets) in the rounds of one. ``nodes`` then has a
+    ``copy`` column too.
+    """
     from pyspark.sql import functions as F
 
     from statecap.model.taxonomy import load_taxonomy
 
+    copies = day if isinstance(day, list) else [Copy(day)]
+    single = not isinstance(day, list)
     state_kinds = sorted(load_taxonomy().state_kinds)
-    ents = read_entities(spark, source)
-    nodes = ents.select("node", "id", F.col("kind").isin(state_kinds).alias("root"))
+    ents = read_entities(spark, source, ("id", "kind", "level"))
+    base = ents.select("node", "id", F.col("kind").isin(state_kinds).alias("organ"), "level")
     stakes_path = source.path("stakes")
     assert stakes_path is not None
     stakes = spark.read.parquet(str(stakes_path))
     direct = F.col("direct") if "direct" in stakes.columns else F.lit(True)
-    day_lit = F.lit(day.isoformat()).cast("date")
-    st = stakes.where(
-        F.col("type").isin(types)
-        & (F.col("valid_from").isNull() | (F.col("valid_from") <= day_lit))
-        & (F.col("valid_to").isNull() | (day_lit < F.col("valid_to")))
-    ).select(
+    st = stakes.where(F.col("type").isin(types)).select(
         "owner", "owned", (F.col("share_lo") / 100.0).alias("lo"), (F.col("share_hi") / 100.0).alias("hi"),
-        F.coalesce(direct, F.lit(True)).alias("direct"),
+        F.coalesce(direct, F.lit(True)).alias("direct"), "valid_from", "valid_to",
     )  # fmt: skip
-    ids = nodes.select(F.col("id").alias("_id"), F.col("node").alias("_n"), F.col("root").alias("_root"))
+    ids = base.select(F.col("id").alias("_id"), F.col("node").alias("_n"), F.col("organ").alias("_root"))
     st = (
         st.join(ids, st["owner"] == ids["_id"])
-        .select(F.col("_n").alias("o"), "owned", "lo", "hi", "direct")
+        .select(F.col("_n").alias("o"), "owned", "lo", "hi", "direct", "valid_from", "valid_to")
         .join(ids, F.col("owned") == ids["_id"])
-        .select("o", F.col("_n").alias("d"), "lo", "hi", "direct", F.col("_root").alias("into_root"))
+        .select("o", F.col("_n").alias("d"), "lo", "hi", "direct", "valid_from", "valid_to", F.col("_root").alias("into_root"))
         .where((F.col("o") != F.col("d")) & (F.col("hi") > 0) & ~F.col("into_root"))
-        .drop("into_root")
-    )
+    )  # fmt: skip
+    if single:
+        day_lit = F.lit(copies[0].day.isoformat()).cast("date")
+        st = st.where(
+            (F.col("valid_from").isNull() | (F.col("valid_from") <= day_lit))
+            & (F.col("valid_to").isNull() | (day_lit < F.col("valid_to")))
+        ).select("o", "d", "lo", "hi", "direct")
+        nodes = base.select("node", "id", F.col("organ").alias("root"))
+    else:
+        n = base.count()
+        cp = spark.createDataFrame(
+            [(k, c.day, c.level) for k, c in enumerate(copies)], "copy long, cday date, clevel string"
+        )
+        st = (
+            st.crossJoin(F.broadcast(cp))
+            .where(
+                (F.col("valid_from").isNull() | (F.col("valid_from") <= F.col("cday")))
+                & (F.col("valid_to").isNull() | (F.col("cday") < F.col("valid_to")))
+            )
+            .select(
+                (F.col("copy") * n + F.col("o")).alias("o"),
+                (F.col("copy") * n + F.col("d")).alias("d"),
+                "lo", "hi", "direct",
+            )
+        )  # fmt: skip
+        nodes = base.crossJoin(F.broadcast(cp)).select(
+            (F.col("copy") * n + F.col("node")).alias("node"),
+            "id",
+            (
+                F.col("organ")
+                & (F.col("clevel").isNull() | F.coalesce(F.col("level") == F.col("clevel"), F.lit(False)))
+            ).alias("root"),
+            "copy",
+        )
     if indirect == "drop":
         st = st.where(F.col("direct"))
     elif indirect == "auto":
@@ -96,9 +157,10 @@ def load_stakes(
 
 
 def load_graph(
-    spark: Any, source: RegistrySource, day: dt.date, types: list[str], indirect: str
+    spark: Any, source: RegistrySource, day: dt.date | list[Copy], types: list[str], indirect: str
 ) -> SparkGraph:
-    """The ownership graph as of `day` (stakes with ``valid_from <= day < valid_to``, open ends open)."""
+    """The ownership graph as of `day` (stakes with ``valid_from <= day < valid_to``, open ends open),
+    or several copies of it side by side (see `load_stakes`)."""
     from pyspark.sql import functions as F
 
     nodes, st = load_stakes(spark, source, day, types, indirect)
