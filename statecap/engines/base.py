@@ -214,13 +214,7 @@ class Engine(ABC):
         """`screen` written as ``OUT_DIR/screen-RULE.parquet``; returns the path."""
         path = self._output_path(out_dir, f"screen-{rule}.parquet")
         table, _ = self.screen(source, rule, as_of, lists, designated, use_atlas)
-        if isinstance(path, str):
-            import pyarrow.fs as pafs
-
-            fs, inner = pafs.FileSystem.from_uri(path)
-            pq.write_table(table, inner, filesystem=fs, compression="zstd")
-        else:
-            pq.write_table(table, path, compression="zstd")
+        _write_parquet(table, path)
         return path
 
     @final
@@ -241,13 +235,7 @@ class Engine(ABC):
         report = self.flows_report(source, by, as_of=as_of, currency=currency)
         table = _flows_table(report)
         path = self._output_path(out_dir, "flows.parquet")
-        if isinstance(path, str):
-            import pyarrow.fs as pafs
-
-            fs, inner = pafs.FileSystem.from_uri(path)
-            pq.write_table(table, inner, filesystem=fs, compression="zstd")
-        else:
-            pq.write_table(table, path, compression="zstd")
+        _write_parquet(table, path)
         return path
 
     @final
@@ -445,6 +433,17 @@ def interval(lo: float, hi: float) -> dict[str, float]:
     return interval_json(lo, hi)
 
 
+def _write_parquet(table: pa.Table, path: Path | str) -> None:
+    """Write `table` to a local path or a filesystem URI (``s3://``, ``hdfs://`` ...)."""
+    if isinstance(path, str):
+        import pyarrow.fs as pafs
+
+        fs, inner = pafs.FileSystem.from_uri(path)
+        pq.write_table(table, inner, filesystem=fs, compression="zstd")
+    else:
+        pq.write_table(table, path, compression="zstd")
+
+
 def _flows_table(report: dict[str, Any]) -> pa.Table:
     """The flows report's rows as an Arrow table (bounds flattened to ``state_lo``/``state_hi``)."""
     rows = []
@@ -459,21 +458,13 @@ def _flows_table(report: dict[str, Any]) -> pa.Table:
 
 def check_screen_args(rule: str, lists: Sequence[str] | None, designated: Any, use_atlas: bool) -> None:
     """The argument checks of `statecap.queries.screen.screen_rule` and `open_screening`."""
-    from statecap.model.taxonomy import load_taxonomy
+    from statecap.queries.screen import check_root_args
 
     if rule == "outbound" and (designated is not None or lists):
         raise UsageError(
             "--designated and --list do not apply to the outbound rule (its roots are persons of a country of concern)"
         )
-    if not use_atlas and designated is None:
-        raise UsageError("--no-atlas needs --designated FILE (there would be no designated parties)")
-    if lists:
-        tax = load_taxonomy()
-        for code in lists:
-            if code not in tax.lists:
-                raise UsageError(
-                    f"--list {code!r} is not a list code (see lists.yaml: {', '.join(tax.lists)})"
-                )
+    check_root_args(lists, designated, use_atlas)
 
 
 def rule_roots(

@@ -503,6 +503,19 @@ def holder_revenue(
     return out, shares
 
 
+def check_root_args(lists: Sequence[str] | None, designated: Any, use_atlas: bool) -> None:
+    """UsageError for --no-atlas without --designated, or a --list code not in lists.yaml."""
+    if not use_atlas and designated is None:
+        raise UsageError("--no-atlas needs --designated FILE (there would be no designated parties)")
+    if lists:
+        tax = load_taxonomy()
+        for code in lists:
+            if code not in tax.lists:
+                raise UsageError(
+                    f"--list {code!r} is not a list code (see lists.yaml: {', '.join(tax.lists)})"
+                )
+
+
 def open_screening(
     con: duckdb.DuckDBPyConnection,
     as_of: dt.date | None = None,
@@ -519,15 +532,7 @@ def open_screening(
         use_atlas: use the atlas's designations (False: only the file's).
         graph: a graph already loaded for the date.
     """
-    if not use_atlas and designated is None:
-        raise UsageError("--no-atlas needs --designated FILE (there would be no designated parties)")
-    if lists:
-        tax = load_taxonomy()
-        for code in lists:
-            if code not in tax.lists:
-                raise UsageError(
-                    f"--list {code!r} is not a list code (see lists.yaml: {', '.join(tax.lists)})"
-                )
+    check_root_args(lists, designated, use_atlas)
     day = as_of if as_of is not None else dt.date.today()
     entries = read_designated_file(con, designated) if designated is not None else []
     g = graph if graph is not None else load_graph(con, day)
