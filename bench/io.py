@@ -3,8 +3,9 @@
 A synthetic register (entities in a tree, one shareholding relationship per owned entity, some
 persons) is written as one BODS 0.4 JSON array, then imported into an empty store in a child
 process whose peak resident memory is read from the OS. Peak memory staying near flat while the
-file grows tenfold is what "streamed, not loaded whole" means. Usage:
-``python -m bench.io [--quick] [--statements N ...]``.
+file grows tenfold is what "streamed, not loaded whole" means. The 1-minute load average is
+sampled while each import runs (the development machine is shared). Usage:
+``python -m bench.io [--quick] [--statements N ...] [--workdir DIR]``.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import random
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 PUB = {"publicationDate": "2026-01-01", "bodsVersion": "0.4", "publisher": {"name": "statecap bench"}}
@@ -97,12 +99,21 @@ def run(statements: int, workdir: Path) -> dict:
     src = workdir / f"register-{statements}.json"
     n = write_register(src, statements)
     db = workdir / f"store-{statements}.duckdb"
-    proc = subprocess.run(
-        [sys.executable, "-c", CHILD, str(src), str(db)], capture_output=True, text=True, check=False
-    )
+    db.unlink(missing_ok=True)
+    loads: list[float] = []
+    with subprocess.Popen(
+        [sys.executable, "-c", CHILD, str(src), str(db)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    ) as proc:
+        while proc.poll() is None:
+            loads.append(os.getloadavg()[0])
+            time.sleep(min(5.0, 0.5 + len(loads) * 0.5))
+        out, err = proc.communicate()
     if proc.returncode != 0:
-        raise SystemExit(proc.stderr[-3000:])
-    secs, items, ents, stakes, peak_kib = proc.stdout.split()
+        raise SystemExit(err[-3000:])
+    secs, items, ents, stakes, peak_kib = out.split()
     return {
         "statements": n,
         "file_mib": src.stat().st_size / 2**20,
@@ -112,6 +123,8 @@ def run(statements: int, workdir: Path) -> dict:
         "entities": int(ents),
         "stakes": int(stakes),
         "store_mib": db.stat().st_size / 2**20,
+        "load_mean": sum(loads) / len(loads) if loads else os.getloadavg()[0],
+        "load_max": max(loads) if loads else os.getloadavg()[0],
     }
 
 
@@ -119,20 +132,28 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--quick", action="store_true", help="20k and 100k statements only")
     ap.add_argument("--statements", type=int, nargs="*", default=None)
+    ap.add_argument(
+        "--workdir", type=Path, default=None, help="where files and stores go (default: a temp dir)"
+    )
     args = ap.parse_args(argv)
     sizes = args.statements or ([20_000, 100_000] if args.quick else [100_000, 1_000_000])
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
-    print("statements | file MiB | seconds | statements/s | peak RSS MiB | entities | stakes | store MiB")
-    with tempfile.TemporaryDirectory(prefix="statecap-bench-io-") as tmp:
+    print(
+        "statements | file MiB | seconds | statements/s | peak RSS MiB | entities | stakes | store MiB"
+        " | 1-min load mean (max)"
+    )
+    with tempfile.TemporaryDirectory(prefix="statecap-bench-io-", dir=args.workdir) as tmp:
         for n in sizes:
             # each size in a fresh child process that reports its own peak resident memory
             r = run(n, Path(tmp))
             print(
                 f"{r['statements']:,} | {r['file_mib']:.0f} | {r['seconds']:.1f} | {r['statements_per_s']:,.0f} | "
-                f"{r['peak_rss_mib']:.0f} | {r['entities']:,} | {r['stakes']:,} | {r['store_mib']:.0f}",
+                f"{r['peak_rss_mib']:.0f} | {r['entities']:,} | {r['stakes']:,} | {r['store_mib']:.0f} | "
+                f"{r['load_mean']:.1f} ({r['load_max']:.1f})",
                 flush=True,
             )
             Path(tmp, f"register-{n}.json").unlink()
+            Path(tmp, f"store-{n}.duckdb").unlink()
 
 
 if __name__ == "__main__":

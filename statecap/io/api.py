@@ -17,7 +17,7 @@ import duckdb
 from statecap.errors import UsageError
 from statecap.io.formats import EXPORT_FORMATS, IMPORT_FORMATS
 from statecap.io.guard import check_file, reading
-from statecap.io.ingest import Importer, Item, open_rejects
+from statecap.io.ingest import Importer, Item, RecentIds, open_rejects
 from statecap.model.dataset import Dataset
 from statecap.model.records import Source
 from statecap.store.db import connect, resolve_db_path, write_atomically
@@ -31,7 +31,7 @@ class ImportContext:
     path: Path
     file: str  # the name used in messages
     source: Source  # the Source record for this file
-    seen_sources: set[str] = field(default_factory=set)
+    seen_sources: RecentIds = field(default_factory=RecentIds)  # Source records staged lately
     skipped: dict[str, int] = field(default_factory=dict)  # input records of kinds statecap does not model
 
     @property
@@ -68,8 +68,14 @@ def _writers() -> dict[str, Writer]:
     }
 
 
-# Memory DuckDB may use while staging an import; past it, staged rows spill to disk.
-IMPORT_MEMORY_LIMIT = "1GB"
+# Memory DuckDB may use while staging and merging an import; past it, staged rows and the merge's
+# joins spill to a temporary folder beside the new store (DuckDB's default, removed when done).
+# With it, an import's peak memory stays near flat in the file's size (bench/RESULTS.md, io).
+IMPORT_MEMORY_LIMIT = "256MB"
+
+
+# Bytes read at a time to hash an import file.
+DIGEST_CHUNK = 1 << 20
 
 
 def file_digest(path: Path) -> str:
@@ -80,7 +86,7 @@ def file_digest(path: Path) -> str:
         if path.is_dir():
             h.update(str(p.relative_to(path)).encode() + b"\0")
         with p.open("rb") as fh:
-            for chunk in iter(lambda: fh.read(1 << 20), b""):
+            for chunk in iter(lambda: fh.read(DIGEST_CHUNK), b""):
                 h.update(chunk)
     return h.hexdigest()
 

@@ -20,7 +20,8 @@ from statecap.errors import DataError, Problem
 # recursive code fails.
 MAX_JSON_DEPTH = 100
 JSON_FORMATS = ("bods", "ftm", "gleif")
-CHUNK = 1 << 22
+# Bytes scanned at a time; the scan holds about ten 8-byte integers per byte of a chunk.
+CHUNK = 1 << 20
 # The longest CSV cell read (Python's default limit): longer is a broken or hostile file.
 MAX_CSV_CELL = 131_072
 # Files up to this size are read whole to say where the first byte that is not UTF-8 is.

@@ -16,7 +16,7 @@ is written with `write_atomically`, nothing stored changes.
 from __future__ import annotations
 
 import json
-from collections import defaultdict
+from collections import OrderedDict, defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -62,6 +62,36 @@ STAGE_COLS = '"_item" BIGINT, "_seq" BIGINT, "_date" DATE, "_group" VARCHAR, "_s
 STAKE_SUM_TOLERANCE = 0.5
 MAX_PROBLEMS = 50
 FLUSH_ROWS = 20_000
+# How many source ids a reader remembers having staged; one seen again after that is staged
+# again and the duplicates merge (`Importer._dedupe`), so memory does not grow with the file.
+RECENT_SOURCES = 10_000
+
+
+class RecentIds:
+    """A set that keeps only the `size` ids used most recently (an LRU cache of ids).
+
+    Readers use it to stage each Source record once rather than once per statement citing it;
+    forgetting an old id costs at most one more staged duplicate, never a wrong record.
+    """
+
+    def __init__(self, size: int | None = None) -> None:
+        self.size = RECENT_SOURCES if size is None else size
+        self._ids: OrderedDict[str, None] = OrderedDict()
+
+    def __contains__(self, key: object) -> bool:
+        if key in self._ids:
+            self._ids.move_to_end(key)  # type: ignore[arg-type]
+            return True
+        return False
+
+    def add(self, key: str) -> None:
+        self._ids[key] = None
+        self._ids.move_to_end(key)
+        if len(self._ids) > self.size:
+            self._ids.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._ids)
 
 
 @dataclass
@@ -153,6 +183,7 @@ class Importer:
         self.duplicates = duplicates
         self.progress = progress
         self.problems: list[Problem] = []
+        self._unlisted = 0  # problems found but not fetched (the import stops on the listed ones)
         self.rejected = 0
         self.items = 0
         self._buffers: dict[str, list[dict[str, Any]]] = defaultdict(list)
@@ -266,11 +297,26 @@ class Importer:
 
     def _raise(self) -> None:
         problems = self.problems[:MAX_PROBLEMS]
-        if len(self.problems) > MAX_PROBLEMS:
-            problems.append(
-                Problem("(import)", None, None, f"... and {len(self.problems) - MAX_PROBLEMS} more problems")
-            )
+        more = len(self.problems) - len(problems) + self._unlisted
+        if more:
+            problems.append(Problem("(import)", None, None, f"... and {more} more problems"))
         raise DataError(problems)
+
+    def _hits(self, sql: str, params: Any = None) -> list[tuple[Any, ...]]:
+        """The rows of a query that finds problems.
+
+        Skipping invalid records needs every one; otherwise the import stops, so only the first
+        `MAX_PROBLEMS` are fetched and the rest counted (a broken million-row file must not
+        build a million messages).
+        """
+        if self.skip_invalid:
+            return self.con.execute(sql, params).fetchall()
+        rows = self.con.execute(f"SELECT * FROM ({sql}) LIMIT {MAX_PROBLEMS + 1}", params).fetchall()
+        if len(rows) > MAX_PROBLEMS:
+            total = self.con.execute(f"SELECT count(*) FROM ({sql})", params).fetchall()[0][0]
+            self._unlisted += total - MAX_PROBLEMS
+            rows = rows[:MAX_PROBLEMS]
+        return rows
 
     def _reject_items(self, found: dict[int, list[Problem]]) -> None:
         """Leave staged items out (skip mode) or stop the import with their problems."""
@@ -337,18 +383,15 @@ class Importer:
         """One staged row per record id: the latest statement wins (or an error, for hand-made data)."""
         for table in RECORD_TABLES:
             cond = "_group IS NULL" if table == "stakes" else "TRUE"
-            dups = self.con.execute(
-                f"SELECT id, list(_item ORDER BY _item) FROM stg_{table} WHERE {cond} "
-                "GROUP BY id HAVING count(*) > 1"
-            ).fetchall()
-            if not dups:
-                continue
+            dup_sql = f"SELECT id, max(_item) FROM stg_{table} WHERE {cond} GROUP BY id HAVING count(*) > 1"
             if self.duplicates == "error":
                 hits: list[tuple[int, str | None, str]] = [
-                    (items[-1], "id", f"duplicate {table} id {rid!r} (also in an earlier row)")
-                    for rid, items in dups
+                    (item, "id", f"duplicate {table} id {rid!r} (also in an earlier row)")
+                    for rid, item in self._hits(dup_sql)
                 ]
                 self._reject_items(self._problems_from(hits))
+                continue
+            if not self.con.execute(f"{dup_sql} LIMIT 1").fetchall():
                 continue
             self.con.execute(
                 f"""DELETE FROM stg_{table} WHERE {cond} AND (id, _item) NOT IN (
@@ -436,10 +479,10 @@ class Importer:
         for table in ("entities", "stakes"):
             cols = [c for c in self._columns[table] if c not in ("id", "origin")]
             differs = " OR ".join(f's."{c}" IS DISTINCT FROM t."{c}"' for c in cols)
-            for item_id, rid in self.con.execute(
+            for item_id, rid in self._hits(
                 f"""SELECT s._item, s.id FROM stg_{table} s JOIN {table} t ON s.id = t.id
                     WHERE coalesce(t.origin, 'dataset') = 'dataset' AND ({differs})"""
-            ).fetchall():
+            ):
                 found.append(
                     (
                         item_id,
@@ -468,21 +511,21 @@ class Importer:
         )
         for table, cols in ENTITY_REFS.items():
             for col in cols:
-                for item_id, ref in con.execute(
+                for item_id, ref in self._hits(
                     f'SELECT _item, "{col}" FROM stg_{table} WHERE "{col}" IS NOT NULL '
                     f'AND "{col}" NOT IN (SELECT id FROM _ents)'
-                ).fetchall():
+                ):
                     hits.append(
                         (item_id, col, f"unknown entity id {ref!r} (not in this import nor in the store)")
                     )
-        for item_id, src in con.execute(
+        for item_id, src in self._hits(
             "SELECT _item, source FROM stg_record_sources WHERE source NOT IN "
             "(SELECT id FROM sources UNION SELECT id FROM stg_sources)"
-        ).fetchall():
+        ):
             hits.append((item_id, "sources", f"unknown source id {src!r}"))
-        for item_id, rid, vf, vt in con.execute(
+        for item_id, rid, vf, vt in self._hits(
             "SELECT _item, id, valid_from, valid_to FROM stg_stakes WHERE valid_to < valid_from"
-        ).fetchall():
+        ):
             hits.append(
                 (
                     item_id,
@@ -494,7 +537,9 @@ class Importer:
         return self._problems_from(hits) if hits else {}
 
     def _stake_sums(self) -> list[tuple[int, str | None, str]]:
-        rows = self.con.execute(
+        # per owned entity and stake type, the first day its direct stakes add up past 100% that
+        # a staged stake takes part in (blamed on the latest-starting staged stake that day)
+        rows = self._hits(
             f"""WITH m AS (
                     SELECT id, owner, owned, share_lo, type, valid_from, valid_to, NULL::BIGINT AS _item
                     FROM stakes WHERE direct AND id NOT IN (SELECT id FROM stg_stakes)
@@ -506,20 +551,20 @@ class Importer:
                     SELECT p.owned, p.type, p.at_day, m.owner, m.share_lo, m._item, m.valid_from
                     FROM p JOIN m ON m.owned = p.owned AND m.type = p.type
                      AND coalesce(m.valid_from, DATE '0001-01-01') <= p.at_day
-                     AND (m.valid_to IS NULL OR p.at_day < m.valid_to))
-                SELECT owned, type, at_day, sum(share_lo) AS total,
-                       arg_max(_item, coalesce(valid_from, DATE '0001-01-01')) FILTER (WHERE _item IS NOT NULL),
-                       string_agg(owner || ' ' || share_lo || '%', ', ' ORDER BY owner)
-                FROM live GROUP BY owned, type, at_day
-                HAVING sum(share_lo) > {100 + STAKE_SUM_TOLERANCE}
-                ORDER BY owned, type, at_day"""
-        ).fetchall()
+                     AND (m.valid_to IS NULL OR p.at_day < m.valid_to)),
+                over AS (
+                    SELECT owned, type, at_day, sum(share_lo) AS total,
+                           arg_max(_item, coalesce(valid_from, DATE '0001-01-01'))
+                               FILTER (WHERE _item IS NOT NULL) AS blame,
+                           string_agg(owner || ' ' || share_lo || '%', ', ' ORDER BY owner) AS holders
+                    FROM live GROUP BY owned, type, at_day
+                    HAVING sum(share_lo) > {100 + STAKE_SUM_TOLERANCE})
+                SELECT owned, type, at_day, total, blame, holders FROM over WHERE blame IS NOT NULL
+                QUALIFY row_number() OVER (PARTITION BY owned, type ORDER BY at_day) = 1
+                ORDER BY owned, type"""
+        )
         out: list[tuple[int, str | None, str]] = []
-        seen: set[tuple[str, str]] = set()
         for owned, typ, at, total, blame, holders in rows:
-            if (owned, typ) in seen or blame is None:
-                continue
-            seen.add((owned, typ))
             when = "" if at.year == 1 else f" on {at.isoformat()}"
             out.append(
                 (

@@ -170,11 +170,41 @@ def link_rows(folder: str, rec: Record) -> dict[str, list[dict[str, Any]]]:
     return out
 
 
+# Entities whose search terms are computed together: bounds the memory of a refresh.
+TERMS_BATCH = 20_000
+
+
 def refresh_terms(con: duckdb.DuckDBPyConnection) -> None:
-    """Rebuild the search-term table from entities and their identifiers."""
+    """Rebuild the search-term table from entities and their identifiers.
+
+    Works through the entities in id order, `TERMS_BATCH` at a time (each entity's terms depend
+    only on its own row and identifiers), so memory stays flat however large the store is.
+    """
     con.execute("DELETE FROM entity_terms")
-    ents = con.execute("SELECT id, name, name_zh, aliases FROM entities").fetch_df()
-    idents = con.execute("SELECT entity, value FROM entity_identifiers").fetch_df()
+    bounds = [
+        r[0]
+        for r in con.execute(
+            f"""SELECT id FROM (SELECT id, row_number() OVER (ORDER BY id) AS rn FROM entities)
+                WHERE (rn - 1) % {TERMS_BATCH} = 0 ORDER BY id"""
+        ).fetchall()
+    ]
+    # batch i holds ids from bounds[i] up to bounds[i + 1]; the first and last are open-ended
+    # so identifiers are all covered, as in one pass
+    edges: list[Any] = [None, *bounds[1:], None]
+    for lo, hi in zip(edges, edges[1:], strict=False):
+        conds = [c for c, v in (("{col} >= $lo", lo), ("{col} < $hi", hi)) if v is not None]
+        params = {k: v for k, v in (("lo", lo), ("hi", hi)) if v is not None}
+        where = (" WHERE " + " AND ".join(conds)) if conds else ""
+        ents = con.execute(
+            "SELECT id, name, name_zh, aliases FROM entities" + where.format(col="id"), params
+        ).fetch_df()
+        idents = con.execute(
+            "SELECT entity, value FROM entity_identifiers" + where.format(col="entity"), params
+        ).fetch_df()
+        _insert_terms(con, ents, idents)
+
+
+def _insert_terms(con: duckdb.DuckDBPyConnection, ents: pd.DataFrame, idents: pd.DataFrame) -> None:
     parts = [
         pd.DataFrame({"entity": ents["id"], "term": ents["id"], "weight": 0}),
         pd.DataFrame({"entity": ents["id"], "term": ents["name"], "weight": 1}),
