@@ -314,7 +314,9 @@ def propagate(
         for k in range(a, b):
             base[k - a] = vhi[k]
         accepted = False
+        used_step = 0.0
         for step in CERTIFY_STEPS:
+            used_step = step
             for k in range(a, b):
                 vhi[k] = min(1.0, base[k - a] + step)
             ok = True
@@ -340,8 +342,10 @@ def propagate(
             for k in range(a, b):
                 vhi[k] = 1.0
         # descend from the certified point: every step stays certified and can only tighten
-        # (the map jumps where control reaches the threshold, so the ascent may stop short)
-        if mode == CONTROL or not accepted:
+        # (the map jumps where control reaches the threshold, so the ascent may stop short; and
+        # where the ascent converged slowly, a point certified with a coarser step than the first
+        # is up to that step above the fixed point until it descends)
+        if mode == CONTROL or not accepted or used_step > CERTIFY_STEPS[0]:
             flags[c] |= F_HI_NOT_CONVERGED
             for _ in range(sweeps):
                 delta = 0.0
