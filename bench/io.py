@@ -11,6 +11,7 @@ sampled while each import runs (the development machine is shared). Usage:
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import platform
@@ -44,13 +45,13 @@ def _stmt(n: int, rid: str, rtype: str, details: dict) -> dict:
 
 
 def write_register(path: Path, statements: int, seed: int = 7) -> int:
-    """Write `statements` BODS statements (half entities or persons, half relationships)."""
+    """Write exactly `statements` BODS statements: entities and persons (one in ten), each
+    entity after the first owned through one relationship statement by an earlier node."""
     rng = random.Random(seed)
-    n_nodes = statements // 2 + 1
     count = 0
     with path.open("w", encoding="utf-8") as fh:
         fh.write("[\n")
-        for i in range(n_nodes):
+        for i in itertools.count():
             if count >= statements:
                 break
             if i % 10 == 9:
