@@ -143,3 +143,20 @@ def test_build_property_failed_build_never_changes_store(tmp_path, mini_dir, own
     with pytest.raises(DataError):
         build_store(bad_dir, db)
     assert sha(db) == before
+
+
+def test_next_writer_removes_what_a_killed_writer_left(tmp_path):
+    """A killed writer's temporary store, its WAL and DuckDB's spill folder beside it are removed
+    by the next writer; other files in the folder are not."""
+    from statecap.store.db import write_atomically
+
+    store = tmp_path / "atlas.duckdb"
+    (tmp_path / ".atlas.duckdb.k1ll.tmp").write_bytes(b"half a store")
+    (tmp_path / ".atlas.duckdb.k1ll.tmp.wal").write_bytes(b"log")
+    spill = tmp_path / ".atlas.duckdb.k1ll.tmp.tmp"
+    spill.mkdir()
+    (spill / "duckdb_temp_block-0.block").write_bytes(b"\0" * 1024)
+    keep = tmp_path / "notes.tmp"
+    keep.write_text("mine")
+    write_atomically(store, lambda con: con.execute("CREATE TABLE t (x INTEGER)"))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["atlas.duckdb", "notes.tmp"]

@@ -97,7 +97,10 @@ def writer_lock(path: Path) -> Iterator[None]:
         for entry in os.scandir(path.parent):
             if entry.name.startswith(prefix) and entry.name.endswith((".tmp", ".tmp.wal")):
                 with contextlib.suppress(OSError):
-                    os.unlink(entry.path)
+                    if entry.is_dir(follow_symlinks=False):
+                        shutil.rmtree(entry.path)  # DuckDB's spill folder (``STORE.tmp``)
+                    else:
+                        os.unlink(entry.path)
         yield
     finally:
         os.close(fd)
@@ -150,5 +153,6 @@ def _write_locked(
         for leftover in (tmp, Path(str(tmp) + ".wal")):
             with contextlib.suppress(OSError):
                 leftover.unlink()
+        shutil.rmtree(str(tmp) + ".tmp", ignore_errors=True)  # DuckDB's spill folder
         raise
     return path
