@@ -352,14 +352,38 @@ def flows_report(
     else:
         frame_atoms = atoms
     frame = kernel.aggregate(frame_atoms, by)
+    total = (
+        float(atoms["amount"].sum()),
+        float(atoms["state_lo"].sum()),
+        float(atoms["state_hi"].sum()),
+        int(len(atoms[["record_type", "record_id"]].drop_duplicates())),
+    )
+    commitments = fund_commitments(con, as_of, currency)
+    return flows_result(frame, by, currency, as_of, year_from, year_to, total, commitments, notes)
+
+
+def flows_result(
+    frame: pd.DataFrame,
+    by: list[str],
+    currency: str,
+    as_of: dt.date | None,
+    year_from: int | None,
+    year_to: int | None,
+    total: tuple[float, float, float, int],
+    commitments: dict[str, Any],
+    notes: dict[str, Any],
+) -> dict[str, Any]:
+    """The flows report from the grouped frame (``amount``, ``state_lo``, ``state_hi``,
+    ``records`` by the `by` keys) and the totals (amount, state lo, state hi, records); both
+    engines build their answer with it."""
     rows = []
     for r in frame.to_dict("records"):
-        row = {k: (int(r[k]) if k == "year" else r[k]) for k in by}
+        row: dict[str, Any] = {k: (int(r[k]) if k == "year" else r[k]) for k in by}
         row["amount"] = float(r["amount"])
         row["state_attributed"] = {"lo": float(r["state_lo"]), "hi": float(r["state_hi"])}
         row["records"] = int(r["records"])
         rows.append(row)
-    commitments = fund_commitments(con, as_of, currency)
+    amount, lo, hi, records = total
     return {
         "by": by,
         "currency": currency,
@@ -367,11 +391,7 @@ def flows_report(
         "from": year_from,
         "to": year_to,
         "rows": rows,
-        "total": {
-            "amount": float(atoms["amount"].sum()),
-            "state_attributed": {"lo": float(atoms["state_lo"].sum()), "hi": float(atoms["state_hi"].sum())},
-            "records": int(len(atoms[["record_type", "record_id"]].drop_duplicates())),
-        },
+        "total": {"amount": amount, "state_attributed": {"lo": lo, "hi": hi}, "records": records},
         "fund_commitments": commitments,
         "notes": notes,
         "frame": frame,

@@ -218,7 +218,7 @@ def flows_report(
     from pyspark.sql import functions as F
 
     from statecap.engines.spark.graph import Copy, read_entities
-    from statecap.queries.flows import OWN_MONEY_CATEGORIES
+    from statecap.queries.flows import OWN_MONEY_CATEGORIES, flows_result
 
     spark = engine.spark
     with_levels = "level" in by
@@ -424,13 +424,6 @@ def flows_report(
         .toPandas()
     )
     frame = _sorted_frame(grouped, by)
-    rows = []
-    for r in frame.to_dict("records"):
-        row: dict[str, Any] = {k: (int(r[k]) if k == "year" else r[k]) for k in by}
-        row["amount"] = float(r["amount"])
-        row["state_attributed"] = {"lo": float(r["state_lo"]), "hi": float(r["state_hi"])}
-        row["records"] = int(r["records"])
-        rows.append(row)
     tot = atoms.agg(
         F.sum("amount").alias("amount"),
         F.sum("state_lo").alias("lo"),
@@ -441,22 +434,13 @@ def flows_report(
     ents.unpersist()
     recs.unpersist()
     converted.unpersist()
-    return {
-        "by": by,
-        "currency": currency,
-        "as_of": as_of.isoformat() if as_of else None,
-        "from": year_from,
-        "to": year_to,
-        "rows": rows,
-        "total": {
-            "amount": float(tot["amount"] or 0.0),
-            "state_attributed": {"lo": float(tot["lo"] or 0.0), "hi": float(tot["hi"] or 0.0)},
-            "records": int(tot["records"]),
-        },
-        "fund_commitments": commitments,
-        "notes": notes,
-        "frame": frame,
-    }
+    total = (
+        float(tot["amount"] or 0.0),
+        float(tot["lo"] or 0.0),
+        float(tot["hi"] or 0.0),
+        int(tot["records"]),
+    )
+    return flows_result(frame, by, currency, as_of, year_from, year_to, total, commitments, notes)
 
 
 def _sorted_frame(grouped: pd.DataFrame, by: list[str]) -> pd.DataFrame:
