@@ -57,6 +57,18 @@ def test_cross_holding_converges_to_linear_solution():
     assert lo[2] == pytest.approx(100 / 3, abs=1e-9)
 
 
+def test_slowly_converging_cycle_gets_a_tight_upper_bound():
+    """O holds 0.1% of A; B may hold up to 99.5% of A and A up to 100% of B. The state's share of
+    A is largest with both stakes at their tops: 0.1% / (1 - 0.995) = 20% (analytic), reached
+    slowly (each round through the cycle keeps 99.5%), so the upper bound must descend to it
+    rather than stop at a point certified with a coarse step (about 20.1% before)."""
+    g = _graph(1, 3, [(0, 1, 0.1, 0.1), (2, 1, 0, 99.5), (1, 2, 0, 100)])
+    lo, hi = state_share(g)
+    assert lo[1] == pytest.approx(0.1, abs=1e-9)  # the cycle's stakes may be zero
+    assert 20.0 - 1e-9 <= hi[1] <= 20.0 + 1e-4
+    assert 20.0 - 1e-9 <= hi[2] <= 20.0 + 1e-4
+
+
 def test_closed_group_is_reported_and_gets_nothing():
     # A and B own each other fully (100% each): closed; C is held 40% by the state
     g = _graph(1, 4, [(1, 2, 100, 100), (2, 1, 100, 100), (0, 3, 40, 40)])
