@@ -93,21 +93,28 @@ class TopoLayout:
 
 
 @nb.njit(cache=True, inline="always")
-def _place_if_owners_placed(w, in_ptr, in_idx, in_lo, in_hi, rindex, big, npos, out, perm, p_idx, p_lo, p_hi):
+def _place_if_owners_placed(
+    w, in_ptr, in_idx, in_lo, in_hi, rindex, big, npos, ncomp, out, perm, comp, cptr, p_ptr, p_idx, p_lo, p_hi
+):
     """If every owner of w already has its position, w is a component by itself: give it
-    position `npos`, copy its row (owners as positions) from `out` on while checking, and
-    return the row's end; otherwise return -1 (the partial copy is overwritten later)."""
+    position `npos` and component rank `ncomp`, copy its row (owners as positions) from `out`
+    on while checking. Returns (placed, npos, ncomp, out) after it; when not placed, the
+    counters are unchanged (the partial copy is overwritten later)."""
+    end = out
     for f in range(in_ptr[w], in_ptr[w + 1]):
         ro = rindex[in_idx[f]]
         if ro < big:
-            return -1
-        p_idx[out] = ro - big
-        p_lo[out] = in_lo[f]
-        p_hi[out] = in_hi[f]
-        out += 1
+            return False, npos, ncomp, out
+        p_idx[end] = ro - big
+        p_lo[end] = in_lo[f]
+        p_hi[end] = in_hi[f]
+        end += 1
     perm[npos] = w
     rindex[w] = big + npos
-    return out
+    comp[w] = ncomp
+    p_ptr[npos + 1] = end
+    cptr[ncomp + 1] = npos + 1
+    return True, npos + 1, ncomp + 1, end
 
 
 @nb.njit(cache=True)
@@ -152,16 +159,26 @@ def scc_layout(in_ptr, in_idx, in_lo, in_hi):
     for s in range(n):
         if rindex[s] != 0:
             continue
-        end_row = _place_if_owners_placed(
-            s, in_ptr, in_idx, in_lo, in_hi, rindex, big, npos, out, perm, p_idx, p_lo, p_hi
+        placed, npos, ncomp, out = _place_if_owners_placed(
+            s,
+            in_ptr,
+            in_idx,
+            in_lo,
+            in_hi,
+            rindex,
+            big,
+            npos,
+            ncomp,
+            out,
+            perm,
+            comp,
+            cptr,
+            p_ptr,
+            p_idx,
+            p_lo,
+            p_hi,
         )
-        if end_row >= 0:
-            comp[s] = ncomp
-            npos += 1
-            p_ptr[npos] = end_row
-            out = end_row
-            ncomp += 1
-            cptr[ncomp] = npos
+        if placed:
             continue
         depth = 0
         stack[0] = s
@@ -179,16 +196,11 @@ def scc_layout(in_ptr, in_idx, in_lo, in_hi):
                 w = in_idx[e]
                 rw = rindex[w]
                 if rw == 0:
-                    end_row = _place_if_owners_placed(
-                        w, in_ptr, in_idx, in_lo, in_hi, rindex, big, npos, out, perm, p_idx, p_lo, p_hi
-                    )
-                    if end_row >= 0:
-                        comp[w] = ncomp
-                        npos += 1
-                        p_ptr[npos] = end_row
-                        out = end_row
-                        ncomp += 1
-                        cptr[ncomp] = npos
+                    placed, npos, ncomp, out = _place_if_owners_placed(
+                        w, in_ptr, in_idx, in_lo, in_hi, rindex, big, npos, ncomp, out,
+                        perm, comp, cptr, p_ptr, p_idx, p_lo, p_hi,
+                    )  # fmt: skip
+                    if placed:
                         e += 1
                         continue
                     enext[depth] = e  # come back to this stake once w is done
