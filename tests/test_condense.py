@@ -1,5 +1,7 @@
-"""The condensation (strong components in topological order, renumbered CSR) and the owners' CSR,
-against scipy's strong components and a direct check of every stake."""
+"""The condensation (strong components in topological order) and the owners' CSR, against
+scipy's strong components and a direct check of every stake; the pass that finds the
+components while it evaluates them gives the same components and values as the pass that
+follows a given order."""
 
 from __future__ import annotations
 
@@ -9,8 +11,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from scipy.sparse.csgraph import connected_components
 
+from statecap.analytics import _kernels as K
 from statecap.graph import condensation, graph_from_arrays
-from statecap.graph.condense import scc_layout
 from statecap.graph.model import _transpose_pair
 
 SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -43,8 +45,20 @@ def _owners_csr(n: int, owner: np.ndarray, owned: np.ndarray):
     return t.indptr.astype(np.int64), t.indices.astype(np.int32), t.data.copy(), 2.0 * t.data
 
 
+def scc_pass(in_ptr, in_idx, in_lo, in_hi, roots=None, values=False, mode=K.SHARE, t=0.0):
+    """The compiled pass with no given order: (vlo, vhi, flags, comp, perm, cptr, cyclic)."""
+    n = len(in_ptr) - 1
+    root = np.zeros(n, bool) if roots is None else roots
+    e = np.empty(0, np.int64)
+    return K.solve(
+        mode, t, in_ptr, in_idx, in_lo, in_hi, root, values, e, e, e, np.empty(0, bool), 10**8, 2000, 1e-14
+    )
+
+
 def _check_layout(n, in_ptr, in_idx, in_lo, in_hi, out) -> None:
-    comp, perm, pos, cptr, cyclic, p_ptr, p_idx, p_lo, p_hi = out
+    comp, perm, cptr, cyclic = out
+    pos = np.empty(n, np.int64)
+    pos[perm] = np.arange(n)
     ncomp = len(cptr) - 1
     # the same partition as scipy's strong components
     ref_n, ref = connected_components(
@@ -72,22 +86,40 @@ def _check_layout(n, in_ptr, in_idx, in_lo, in_hi, out) -> None:
     self_held = np.zeros(ncomp, bool)
     self_held[comp[owned_of_edge[in_idx == owned_of_edge]]] = True
     np.testing.assert_array_equal(cyclic, (sizes > 1) | self_held)
-    # the renumbered CSR: each position's row is its entity's owners, as positions, same order
-    assert p_ptr[0] == 0 and p_ptr[-1] == len(in_idx)
-    for q in range(n):
-        v = perm[q]
-        a, b = in_ptr[v], in_ptr[v + 1]
-        np.testing.assert_array_equal(p_idx[p_ptr[q] : p_ptr[q + 1]], pos[in_idx[a:b]])
-        np.testing.assert_array_equal(p_lo[p_ptr[q] : p_ptr[q + 1]], in_lo[a:b])
-        np.testing.assert_array_equal(p_hi[p_ptr[q] : p_ptr[q + 1]], in_hi[a:b])
 
 
 @SETTINGS
 @given(g=digraphs())
-def test_scc_layout_matches_scipy_and_orders_owners_first(g):
+def test_components_match_scipy_and_order_owners_first(g):
     n, owner, owned = g
     in_csr = _owners_csr(n, owner, owned)
-    _check_layout(n, *in_csr, scc_layout(*in_csr))
+    _check_layout(n, *in_csr, scc_pass(*in_csr)[3:])
+
+
+@SETTINGS
+@given(g=digraphs(), seed=st.integers(0, 2**16))
+def test_finding_components_while_evaluating_changes_nothing(g, seed):
+    """Evaluating while the components are found gives the components of the plain pass and
+    the very values (bit for bit) of an evaluation that follows them as a given order."""
+    n, owner, owned = g
+    in_ptr, in_idx, _, _ = _owners_csr(n, owner, owned)
+    rng = np.random.default_rng(seed)
+    lo = rng.uniform(0.0, 0.5, len(in_idx)) / np.maximum(np.diff(in_ptr), 1).repeat(np.diff(in_ptr))
+    hi = np.minimum(lo + rng.uniform(0.0, 0.3, len(lo)) * (rng.random(len(lo)) < 0.4), 1.0)
+    roots = rng.random(n) < 0.3
+    found = scc_pass(in_ptr, in_idx, lo, hi, roots, values=True)
+    plain = scc_pass(in_ptr, in_idx, lo, hi, roots)
+    for a, b in zip(found[3:], plain[3:], strict=True):
+        np.testing.assert_array_equal(a, b)
+    comp, perm, cptr, cyclic = found[3:]
+    for mode, t in ((K.SHARE, 0.0), (K.CONTROL, 0.2), (K.CONTROL, 0.1)):
+        here = scc_pass(in_ptr, in_idx, lo, hi, roots, values=True, mode=mode, t=t)
+        given_order = K.solve(
+            mode, t, in_ptr, in_idx, lo, hi, roots, True, comp, perm, cptr, cyclic, 10**8, 2000, 1e-14
+        )
+        for a, b in zip(here[:3], given_order[:3], strict=True):
+            np.testing.assert_array_equal(a, b)
+        assert np.all(here[0] <= here[1]) and np.all(here[1] <= 1.0)
 
 
 @SETTINGS
@@ -116,7 +148,7 @@ def test_long_chain_and_big_cycle_do_not_recurse():
         o = np.r_[owner, n - 1] if back else owner
         d = np.r_[owned, 0] if back else owned
         in_csr = _owners_csr(n, o, d)
-        comp, perm, pos, cptr, cyclic, *_ = scc_layout(*in_csr)
+        comp, perm, cptr, cyclic = scc_pass(*in_csr)[3:]
         if back:
             assert len(cptr) == 2 and cyclic.tolist() == [True]
         else:
@@ -139,8 +171,9 @@ def test_condensation_of_a_synthetic_registry():
     _check_layout(
         g.n,
         *g.in_csr,
-        (cond.comp, lay.perm, lay.pos, lay.cptr, lay.cyclic, lay.in_ptr, lay.in_idx, lay.in_lo, lay.in_hi),
+        (cond.comp, lay.perm, lay.cptr, lay.cyclic),
     )
+    np.testing.assert_array_equal(lay.pos[lay.perm], np.arange(g.n))
     assert cond.cyclic.sum() > 0
     np.testing.assert_array_equal(cond.order, np.arange(cond.n_components))
     for c in np.flatnonzero(cond.cyclic):

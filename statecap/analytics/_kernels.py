@@ -74,9 +74,10 @@ def _knapsack(hi_val, room, k, vals, caps):
 
 
 @nb.njit(cache=True, inline="always")
-def _eval(j, mode, t, in_ptr, in_idx, in_lo, in_hi, root, vlo, vhi, skip_a, skip_b, vals, caps, want):
+def _eval(j, mode, t, in_ptr, in_idx, in_lo, in_hi, root, vlo, vhi, comp, skip_c, vals, caps, want):
     """(lower, upper) of entity j's value given its owners' current values; `want` (WANT_LO,
-    WANT_HI) says which of the two the caller uses (the other is returned as 0)."""
+    WANT_HI) says which of the two the caller uses (the other is returned as 0). For the lower
+    bound, owners in component `skip_c` (other than roots) are left out (-1: none)."""
     lo_sum = 0.0
     lo_val = 0.0
     hi_val = 0.0
@@ -85,7 +86,7 @@ def _eval(j, mode, t, in_ptr, in_idx, in_lo, in_hi, root, vlo, vhi, skip_a, skip
         i = in_idx[e]
         lw = in_lo[e]
         if want == WANT_LO:
-            if skip_a <= i < skip_b and not root[i]:
+            if comp[i] == skip_c and not root[i]:
                 continue
             if mode == SHARE:
                 lo_val += lw * (1.0 if root[i] else vlo[i])
@@ -119,254 +120,394 @@ def _eval(j, mode, t, in_ptr, in_idx, in_lo, in_hi, root, vlo, vhi, skip_a, skip
     return 0.0, min(hi_val, 1.0)
 
 
-@nb.njit(cache=True)
-def propagate(
-    mode,
-    t,
-    in_ptr,
-    in_idx,
-    in_lo,
-    in_hi,
-    root,
-    cptr,
-    cyclic,
-    sweep_budget,
-    max_sweeps,
-    tol,
-):
-    """Lower and upper bounds of the mode's value for every entity, and flags per component.
+@nb.njit(cache=True, inline="always")
+def _cyclic(
+    mem, c, comp, mode, t, in_ptr, in_idx, in_lo, in_hi, root, vlo, vhi, reach, vals, caps,
+    sweep_budget, max_sweeps, tol,
+):  # fmt: skip
+    """Bounds for the members `mem` of cyclic component c (every owner outside it already has its
+    values); returns the component's flags.
 
-    Entities are numbered in topological order of their components: component r (r-th in that
-    order) holds entities ``cptr[r]..cptr[r+1]-1``, and every owner outside it comes earlier.
-
-    Acyclic components are evaluated once, exactly. Inside a cyclic component the lower bound
-    is iterated upward from 0 (SHARE: Gauss-Seidel on the lower map; CONTROL: chains through
-    the component's own members are left out), and the upper bound is the least fixed point of
-    the worst-case map, approached from below and then certified: a vector y with G(y) <= y
-    bounds every feasible value; if no small step above the iterate is certified, the
+    The lower bound is iterated upward from 0 (SHARE: Gauss-Seidel on the lower map; CONTROL:
+    chains through the component's own members are left out), and the upper bound is the least
+    fixed point of the worst-case map, approached from below and then certified: a vector y with
+    G(y) <= y bounds every feasible value; if no small step above the iterate is certified, the
     iteration falls back to descending from 1, where every iterate is such a y.
     """
-    n = len(root)
-    ncomp = len(cptr) - 1
+    flags = F_CYCLIC
+    size = len(mem)
+    # reachability and closure
+    r = False
+    closed = True
+    maybe_closed = True
+    n_edges = 0
+    for q in range(size):
+        j = mem[q]
+        if root[j]:
+            vlo[j] = 1.0
+            vhi[j] = 1.0
+            r = True
+            closed = False
+            maybe_closed = False
+            continue
+        in_lo_sum = 0.0
+        out_lo_sum = 0.0
+        in_hi_sum = 0.0
+        for e in range(in_ptr[j], in_ptr[j + 1]):
+            i = in_idx[e]
+            n_edges += 1
+            if comp[i] == c:
+                in_lo_sum += in_lo[e]
+                in_hi_sum += in_hi[e]
+            else:
+                out_lo_sum += in_lo[e]
+                if reach[i]:
+                    r = True
+        if in_lo_sum < 1.0 - 1e-12:
+            closed = False
+        if out_lo_sum > 1e-12 or in_hi_sum < 1.0 - 1e-12:
+            maybe_closed = False
+    if closed:
+        return flags | F_CLOSED
+    if maybe_closed:
+        flags |= F_MAYBE_CLOSED
+    if not r:
+        return flags | F_UNREACHED
+    for q in range(size):
+        reach[mem[q]] = True
+    sweeps = max(20, min(max_sweeps, sweep_budget // max(n_edges, 1)))
+    # lower bound
+    if mode == SHARE:
+        done = False
+        for _ in range(sweeps):
+            delta = 0.0
+            for q in range(size):
+                j = mem[q]
+                if root[j]:
+                    continue
+                lo, hi = _eval(
+                    j, mode, t, in_ptr, in_idx, in_lo, in_hi, root, vlo, vhi, comp, -1, vals, caps, WANT_LO
+                )
+                if lo > vlo[j]:
+                    delta = max(delta, lo - vlo[j])
+                    vlo[j] = lo
+            if delta <= tol:
+                done = True
+                break
+        if not done:
+            flags |= F_LO_NOT_CONVERGED
+    else:
+        for q in range(size):
+            j = mem[q]
+            if root[j]:
+                continue
+            lo, hi = _eval(
+                j, mode, t, in_ptr, in_idx, in_lo, in_hi, root, vlo, vhi, comp, c, vals, caps, WANT_LO
+            )
+            vlo[j] = lo
+    # upper bound: ascend to (near) the least fixed point of the worst-case map ...
+    for q in range(size):
+        vhi[mem[q]] = vlo[mem[q]]
+    for _ in range(sweeps):
+        delta = 0.0
+        for q in range(size):
+            j = mem[q]
+            if root[j]:
+                continue
+            lo, hi = _eval(
+                j, mode, t, in_ptr, in_idx, in_lo, in_hi, root, vlo, vhi, comp, -1, vals, caps, WANT_HI
+            )
+            if hi > vhi[j]:
+                delta = max(delta, hi - vhi[j])
+                vhi[j] = hi
+        if delta <= tol:
+            break
+    # ... then certify a point just above it: G(y) <= y makes y an upper bound
+    base = np.empty(size)
+    newv = np.empty(size)
+    for q in range(size):
+        base[q] = vhi[mem[q]]
+    accepted = False
+    used_step = 0.0
+    for step in CERTIFY_STEPS:
+        used_step = step
+        for q in range(size):
+            vhi[mem[q]] = min(1.0, base[q] + step)
+        ok = True
+        for q in range(size):
+            j = mem[q]
+            if root[j]:
+                newv[q] = 1.0
+                continue
+            lo, hi = _eval(
+                j, mode, t, in_ptr, in_idx, in_lo, in_hi, root, vlo, vhi, comp, -1, vals, caps, WANT_HI
+            )
+            newv[q] = hi
+            if hi > vhi[j]:
+                ok = False
+                break
+        if ok:
+            for q in range(size):
+                vhi[mem[q]] = newv[q]
+            accepted = True
+            break
+    if not accepted:
+        flags |= F_HI_FALLBACK
+        for q in range(size):
+            vhi[mem[q]] = 1.0
+    # descend from the certified point: every step stays certified and can only tighten
+    # (the map jumps where control reaches the threshold, so the ascent may stop short; and
+    # where the ascent converged slowly, a point certified with a coarser step than the first
+    # is up to that step above the fixed point until it descends)
+    if mode == CONTROL or not accepted or used_step > CERTIFY_STEPS[0]:
+        flags |= F_HI_NOT_CONVERGED
+        for _ in range(sweeps):
+            delta = 0.0
+            for q in range(size):
+                j = mem[q]
+                if root[j]:
+                    continue
+                lo, hi = _eval(
+                    j, mode, t, in_ptr, in_idx, in_lo, in_hi, root, vlo, vhi, comp, -1, vals, caps, WANT_HI
+                )
+                if hi < vhi[j]:
+                    delta = max(delta, vhi[j] - hi)
+                    vhi[j] = hi
+            if delta <= tol:
+                flags &= ~F_HI_NOT_CONVERGED
+                break
+    for q in range(size):
+        j = mem[q]
+        if vlo[j] > vhi[j]:
+            vlo[j] = vhi[j]
+    return flags
+
+
+@nb.njit(cache=True)
+def solve(
+    mode, t, in_ptr, in_idx, in_lo, in_hi, root, values, comp, perm, cptr, cyclic,
+    sweep_budget, max_sweeps, tol,
+):  # fmt: skip
+    """Lower and upper bounds of the mode's value for every entity, and flags per component.
+
+    Components are taken in topological order (owners first) and each is evaluated as soon as
+    it is known: a one-entity component once, exactly; a cyclic one by `_cyclic`. The order is
+    either given (`cptr` non-empty: component r holds entities ``perm[cptr[r]:cptr[r+1]]``,
+    ``comp`` and ``cyclic`` as `solve` returns them) or found in the same pass: Pearce's
+    iterative variant of Tarjan's algorithm walks from every entity to its owners, so a
+    component completes only after every component holding a stake in it, and completion order
+    is topological. An entity whose owners are all placed when it is reached (most of a
+    registry) is a component by itself and is evaluated at once. Once placed, a vertex's DFS
+    index becomes ``n + 1 + position``: larger than every live index, so the algorithm's
+    comparisons ignore it. With `values` False only the components are found.
+
+    Returns:
+        (vlo, vhi, flags, comp, perm, cptr, cyclic): bounds per entity (fractions); flags per
+        component; ``comp[v]`` the rank of v's component; ``perm`` position -> entity; component
+        r at positions ``cptr[r]..cptr[r+1]-1`` (members by ascending index); ``cyclic[r]`` when
+        a stake joins two of its members (or one member to itself).
+    """
+    n = len(in_ptr) - 1
+    given = len(cptr) > 0
     vlo = np.zeros(n)
     vhi = np.zeros(n)
     reach = np.zeros(n, np.bool_)
-    flags = np.zeros(ncomp, np.int32)
     maxdeg = 1
-    for j in range(n):
-        d = in_ptr[j + 1] - in_ptr[j]
-        if d > maxdeg:
-            maxdeg = d
+    if values:
+        for j in range(n):
+            d = in_ptr[j + 1] - in_ptr[j]
+            if d > maxdeg:
+                maxdeg = d
     vals = np.empty(maxdeg)
     caps = np.empty(maxdeg)
-    nmax = 1
-    for c in range(ncomp):
-        if cptr[c + 1] - cptr[c] > nmax:
-            nmax = cptr[c + 1] - cptr[c]
-    base = np.empty(nmax)
-    newv = np.empty(nmax)
-    for c in range(ncomp):
-        a = cptr[c]
-        b = cptr[c + 1]
-        if not cyclic[c]:
-            # _eval inlined for the one-entity components (most of a registry); a root's value
-            # is already 1.0, which acts as SHARE's 1 and as CONTROL's unbounded value alike
-            # (every stake is at most 1), so the owners' root flags need not be read
-            j = a
-            if root[j]:
-                vlo[j] = 1.0
-                vhi[j] = 1.0
-                reach[j] = True
-                continue
-            lo_sum = 0.0
-            lo_val = 0.0
-            hi_val = 0.0
-            k = 0
-            r = False
-            for e in range(in_ptr[j], in_ptr[j + 1]):
-                i = in_idx[e]
-                lw = in_lo[e]
-                hw = in_hi[e]
-                lo_sum += lw
-                r |= reach[i]
-                xl = vlo[i]
-                xh = vhi[i]
-                if mode == SHARE:
-                    lo_val += lw * xl
-                    hi_val += lw * xh
-                    cap = hw - lw
-                    if cap > 0.0 and xh > 0.0:
-                        vals[k] = xh
-                        caps[k] = cap
-                        k += 1
+    big = n + 1
+    if given:
+        n_given = len(cptr) - 1
+        flags = np.zeros(n_given, np.int32)
+        rindex = np.zeros(0, np.int64)
+        stack = rindex
+        enext = rindex
+        is_root = np.zeros(0, np.bool_)
+    else:
+        n_given = 0
+        flags = np.zeros(n, np.int32)
+        rindex = np.zeros(n, np.int64)  # 0 unvisited; 1..n live DFS index; big + position once placed
+        # DFS frames grow from the bottom of `stack`, vertices waiting for their component's root
+        # from the top: a vertex is in at most one of the two, so n slots hold both
+        stack = np.empty(n, np.int64)
+        enext = np.empty(n, np.int64)  # next stake of each frame; -1 before its first visit
+        is_root = np.empty(n, np.bool_)
+        comp = np.empty(n, np.int64)
+        perm = np.empty(n, np.int64)
+        cptr = np.empty(n + 1, np.int64)
+        cyclic = np.zeros(n, np.bool_)
+        cptr[0] = 0
+    index = 1
+    top = n  # waiting vertices: stack[top:n], the latest first
+    npos = 0
+    ncomp = 0
+    depth = -1
+    s = 0
+    while True:
+        # 1. the next component in topological order: one entity (`single`) or positions first..last-1
+        single = -1
+        first = 0
+        last = 0
+        if given:
+            if ncomp == n_given:
+                break
+            first = cptr[ncomp]
+            last = cptr[ncomp + 1]
+            if not cyclic[ncomp]:
+                single = perm[first]
+        else:
+            if depth < 0:
+                while s < n and rindex[s] != 0:
+                    s += 1
+                if s == n:
+                    break
+                depth = 0
+                stack[0] = s
+                enext[0] = -1
+                rindex[s] = index
+                index += 1
+            v = stack[depth]
+            e = enext[depth]
+            if e < 0:
+                # first visit: if every owner is already placed, v is a component by itself
+                placed = True
+                for f in range(in_ptr[v], in_ptr[v + 1]):
+                    if rindex[in_idx[f]] < big:
+                        placed = False
+                        break
+                if placed:
+                    single = v
+                    depth -= 1
                 else:
-                    if xl < t:
-                        xl = 0.0
-                    if xh < t:
-                        xh = 0.0
-                    lo_val += min(lw, xl)
-                    hi_val += min(lw, xh)
-                    cap = min(hw, xh) - lw
-                    if cap > 0.0:
-                        vals[k] = 1.0
-                        caps[k] = cap
-                        k += 1
-            if not r:
-                flags[c] |= F_UNREACHED
-                continue
+                    e = in_ptr[v]
+                    is_root[depth] = True
+            if single < 0:
+                rv = rindex[v]
+                end = in_ptr[v + 1]
+                descended = False
+                while e < end:
+                    w = in_idx[e]
+                    rw = rindex[w]
+                    if rw == 0:
+                        enext[depth] = e  # come back to this stake once w is done
+                        depth += 1
+                        stack[depth] = w
+                        enext[depth] = -1
+                        rindex[w] = index
+                        index += 1
+                        descended = True
+                        break
+                    if rw < rv:
+                        rv = rw
+                        is_root[depth] = False
+                    e += 1
+                rindex[v] = rv
+                if descended:
+                    continue
+                depth -= 1
+                if not is_root[depth + 1]:
+                    top -= 1
+                    stack[top] = v
+                    continue
+                # v roots a component: itself and the waiting vertices indexed at or after it
+                k = top
+                while k < n and rindex[stack[k]] >= rv:
+                    k += 1
+                if k == top:
+                    single = v
+                    for f in range(in_ptr[v], in_ptr[v + 1]):
+                        if in_idx[f] == v:
+                            single = -1  # a stake in itself: a cyclic component of one
+                            break
+                if single < 0:
+                    first = npos
+                    grp = np.empty(k - top + 1, np.int64)
+                    grp[: k - top] = stack[top:k]
+                    grp[k - top] = v
+                    grp.sort()
+                    for u in grp:
+                        perm[npos] = u
+                        rindex[u] = big + npos
+                        comp[u] = ncomp
+                        npos += 1
+                    last = npos
+                    cyclic[ncomp] = True
+                top = k
+            if single >= 0:
+                perm[npos] = single
+                rindex[single] = big + npos
+                comp[single] = ncomp
+                npos += 1
+            cptr[ncomp + 1] = npos
+        c = ncomp
+        ncomp += 1
+        if not values:
+            continue
+        # 2. its values (every owner outside it has its own by now)
+        if single < 0:
+            flags[c] = _cyclic(
+                perm[first:last], c, comp, mode, t, in_ptr, in_idx, in_lo, in_hi, root, vlo, vhi, reach,
+                vals, caps, sweep_budget, max_sweeps, tol,
+            )  # fmt: skip
+            continue
+        j = single
+        if root[j]:
+            # a root's value is 1.0, which acts as SHARE's 1 and as CONTROL's unbounded value
+            # alike (every stake is at most 1), so the owners' root flags need not be read
+            vlo[j] = 1.0
+            vhi[j] = 1.0
             reach[j] = True
-            room = 1.0 - lo_sum
-            if room > 0.0 and k > 0:
-                hi_val = _knapsack(hi_val, room, k, vals, caps)
-            vlo[j] = min(lo_val, 1.0)
-            vhi[j] = min(hi_val, 1.0)
             continue
-        flags[c] |= F_CYCLIC
-        # reachability and closure
+        lo_sum = 0.0
+        lo_val = 0.0
+        hi_val = 0.0
+        kk = 0
         r = False
-        closed = True
-        maybe_closed = True
-        n_edges = 0
-        for k in range(a, b):
-            j = k
-            if root[j]:
-                vlo[j] = 1.0
-                vhi[j] = 1.0
-                r = True
-                closed = False
-                maybe_closed = False
-                continue
-            in_lo_sum = 0.0
-            out_lo_sum = 0.0
-            in_hi_sum = 0.0
-            for e in range(in_ptr[j], in_ptr[j + 1]):
-                i = in_idx[e]
-                n_edges += 1
-                if a <= i < b:
-                    in_lo_sum += in_lo[e]
-                    in_hi_sum += in_hi[e]
-                else:
-                    out_lo_sum += in_lo[e]
-                    if reach[i]:
-                        r = True
-            if in_lo_sum < 1.0 - 1e-12:
-                closed = False
-            if out_lo_sum > 1e-12 or in_hi_sum < 1.0 - 1e-12:
-                maybe_closed = False
-        if closed:
-            flags[c] |= F_CLOSED
-            continue
-        if maybe_closed:
-            flags[c] |= F_MAYBE_CLOSED
+        for e in range(in_ptr[j], in_ptr[j + 1]):
+            i = in_idx[e]
+            lw = in_lo[e]
+            hw = in_hi[e]
+            lo_sum += lw
+            r |= reach[i]
+            xl = vlo[i]
+            xh = vhi[i]
+            if mode == SHARE:
+                lo_val += lw * xl
+                hi_val += lw * xh
+                cap = hw - lw
+                if cap > 0.0 and xh > 0.0:
+                    vals[kk] = xh
+                    caps[kk] = cap
+                    kk += 1
+            else:
+                if xl < t:
+                    xl = 0.0
+                if xh < t:
+                    xh = 0.0
+                lo_val += min(lw, xl)
+                hi_val += min(lw, xh)
+                cap = min(hw, xh) - lw
+                if cap > 0.0:
+                    vals[kk] = 1.0
+                    caps[kk] = cap
+                    kk += 1
         if not r:
             flags[c] |= F_UNREACHED
             continue
-        for k in range(a, b):
-            reach[k] = True
-        sweeps = max(20, min(max_sweeps, sweep_budget // max(n_edges, 1)))
-        # lower bound
-        if mode == SHARE:
-            done = False
-            for _ in range(sweeps):
-                delta = 0.0
-                for k in range(a, b):
-                    j = k
-                    if root[j]:
-                        continue
-                    lo, hi = _eval(
-                        j, mode, t, in_ptr, in_idx, in_lo, in_hi, root, vlo, vhi, 0, 0, vals, caps, WANT_LO
-                    )
-                    if lo > vlo[j]:
-                        delta = max(delta, lo - vlo[j])
-                        vlo[j] = lo
-                if delta <= tol:
-                    done = True
-                    break
-            if not done:
-                flags[c] |= F_LO_NOT_CONVERGED
-        else:
-            for k in range(a, b):
-                j = k
-                if root[j]:
-                    continue
-                lo, hi = _eval(
-                    j, mode, t, in_ptr, in_idx, in_lo, in_hi, root, vlo, vhi, a, b, vals, caps, WANT_LO
-                )
-                vlo[j] = lo
-        # upper bound: ascend to (near) the least fixed point of the worst-case map ...
-        for k in range(a, b):
-            vhi[k] = vlo[k]
-        for _ in range(sweeps):
-            delta = 0.0
-            for k in range(a, b):
-                j = k
-                if root[j]:
-                    continue
-                lo, hi = _eval(
-                    j, mode, t, in_ptr, in_idx, in_lo, in_hi, root, vlo, vhi, 0, 0, vals, caps, WANT_HI
-                )
-                if hi > vhi[j]:
-                    delta = max(delta, hi - vhi[j])
-                    vhi[j] = hi
-            if delta <= tol:
-                break
-        # ... then certify a point just above it: G(y) <= y makes y an upper bound
-        for k in range(a, b):
-            base[k - a] = vhi[k]
-        accepted = False
-        used_step = 0.0
-        for step in CERTIFY_STEPS:
-            used_step = step
-            for k in range(a, b):
-                vhi[k] = min(1.0, base[k - a] + step)
-            ok = True
-            for k in range(a, b):
-                j = k
-                if root[j]:
-                    newv[k - a] = 1.0
-                    continue
-                lo, hi = _eval(
-                    j, mode, t, in_ptr, in_idx, in_lo, in_hi, root, vlo, vhi, 0, 0, vals, caps, WANT_HI
-                )
-                newv[k - a] = hi
-                if hi > vhi[j]:
-                    ok = False
-                    break
-            if ok:
-                for k in range(a, b):
-                    vhi[k] = newv[k - a]
-                accepted = True
-                break
-        if not accepted:
-            flags[c] |= F_HI_FALLBACK
-            for k in range(a, b):
-                vhi[k] = 1.0
-        # descend from the certified point: every step stays certified and can only tighten
-        # (the map jumps where control reaches the threshold, so the ascent may stop short; and
-        # where the ascent converged slowly, a point certified with a coarser step than the first
-        # is up to that step above the fixed point until it descends)
-        if mode == CONTROL or not accepted or used_step > CERTIFY_STEPS[0]:
-            flags[c] |= F_HI_NOT_CONVERGED
-            for _ in range(sweeps):
-                delta = 0.0
-                for k in range(a, b):
-                    j = k
-                    if root[j]:
-                        continue
-                    lo, hi = _eval(
-                        j, mode, t, in_ptr, in_idx, in_lo, in_hi, root, vlo, vhi, 0, 0, vals, caps, WANT_HI
-                    )
-                    if hi < vhi[j]:
-                        delta = max(delta, vhi[j] - hi)
-                        vhi[j] = hi
-                if delta <= tol:
-                    flags[c] &= ~F_HI_NOT_CONVERGED
-                    break
-        for k in range(a, b):
-            j = k
-            if vlo[j] > vhi[j]:
-                vlo[j] = vhi[j]
-    return vlo, vhi, flags
+        reach[j] = True
+        room = 1.0 - lo_sum
+        if room > 0.0 and kk > 0:
+            hi_val = _knapsack(hi_val, room, kk, vals, caps)
+        vlo[j] = min(lo_val, 1.0)
+        vhi[j] = min(hi_val, 1.0)
+    if given:
+        return vlo, vhi, flags, comp, perm, cptr, cyclic
+    return vlo, vhi, flags[:ncomp], comp, perm, cptr[: ncomp + 1], cyclic[:ncomp]
 
 
 @nb.njit(cache=True)

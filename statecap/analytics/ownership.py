@@ -19,7 +19,7 @@ from scipy.sparse.csgraph import breadth_first_order
 
 from statecap.analytics import _kernels as K
 from statecap.errors import UsageError
-from statecap.graph.condense import Condensation, condensation
+from statecap.graph.condense import Condensation
 from statecap.graph.model import OwnershipGraph, subgraph
 
 SWEEP_BUDGET = 200_000_000  # stake visits allowed per cyclic component before settling for looser bounds
@@ -100,18 +100,24 @@ def root_bounds(
             intermediate only when its own control is at least t.
         roots: another root mask; a root's own owners are ignored (its value is fixed).
     """
-    g = graph
-    root_mask = graph.is_state if roots is None else np.asarray(roots, dtype=bool)
-    cond = condensation(g)
-    lay = cond.layout
-    plo, phi, flags = K.propagate(
-        mode, float(threshold), lay.in_ptr, lay.in_idx, lay.in_lo, lay.in_hi, root_mask[lay.perm],
-        lay.cptr, lay.cyclic, SWEEP_BUDGET, MAX_SWEEPS, TOL,
+    from statecap.graph import condense
+
+    root_mask = np.ascontiguousarray(graph.is_state if roots is None else roots, dtype=bool)
+    in_ptr, in_idx, in_lo, in_hi = graph.in_csr
+    known = condense.cached(graph)
+    if known is None:  # the first evaluation finds the components as it goes, and keeps them
+        k_comp = k_perm = k_cptr = np.empty(0, np.int64)
+        k_cyclic = np.empty(0, np.bool_)
+    else:
+        k_comp, k_perm, k_cptr, k_cyclic = known.comp, known.layout.perm, known.layout.cptr, known.cyclic
+    lo, hi, flags, comp, perm, cptr, cyclic = K.solve(
+        mode, float(threshold), in_ptr, in_idx, in_lo, in_hi, root_mask, True, k_comp, k_perm, k_cptr,
+        k_cyclic, SWEEP_BUDGET, MAX_SWEEPS, TOL,
     )  # fmt: skip
-    lo = np.empty(g.n)
-    hi = np.empty(g.n)
-    lo[lay.perm] = plo
-    hi[lay.perm] = phi
+    cond = known
+    if cond is None:
+        cond = condense.from_pass(comp, perm, cptr, cyclic)
+        condense.keep(graph, cond)
     return BoundsResult(lo, hi, flags, cond)
 
 
