@@ -37,6 +37,10 @@ WANT_LO = 1  # which bound a caller of _eval uses
 WANT_HI = 2
 
 CERTIFY_STEPS = (1e-12, 1e-9, 1e-6, 1e-3, 1e-1)
+# G(y) <= y is checked up to the rounding of G's own evaluation: a member whose unknown stakes
+# can fill all its remaining room has G(y + s) = G(y) + s exactly, and the comparison is then
+# decided by the last bit
+CERTIFY_SLACK = 1e-15
 
 
 @nb.njit(cache=True, inline="always")
@@ -120,10 +124,80 @@ def _eval(j, mode, t, in_ptr, in_idx, in_lo, in_hi, root, vlo, vhi, comp, skip_c
     return 0.0, min(hi_val, 1.0)
 
 
+SMALL = 4  # cyclic components up to this size get their SHARE fixed points by elimination
+PIVOT_MIN = 0.05  # ... when every pivot of (I - A) is at least this (well conditioned)
+SOLVE_MARGIN = 1e-14  # taken off a solved lower bound (rounding in the elimination)
+
+
+@nb.njit(cache=True, inline="always")
+def _small_fixed_points(mem, c, comp, root, in_ptr, in_idx, in_lo, vlo, vhi, mat, rhs):
+    """SHARE in a small cyclic component: the fixed points of ``x = A x + b`` for the lower map
+    (b from the outside owners' lower values) and for the upper map without the ranges' room
+    (b from their upper values), by Gaussian elimination with partial pivoting; A holds the
+    members' lower stakes in each other. Writes the first (less SOLVE_MARGIN) into `vlo` and
+    leaves the second in ``rhs[2q+1]``; returns False (writing nothing) when a pivot is below
+    PIVOT_MIN or a value falls outside [0, 1], and the caller iterates instead."""
+    k = len(mem)
+    for a in range(k):
+        for b in range(k):
+            mat[a * SMALL + b] = 1.0 if a == b else 0.0
+        rhs[2 * a] = 0.0
+        rhs[2 * a + 1] = 0.0
+        j = mem[a]
+        if root[j]:
+            rhs[2 * a] = 1.0
+            rhs[2 * a + 1] = 1.0
+            continue
+        for e in range(in_ptr[j], in_ptr[j + 1]):
+            i = in_idx[e]
+            w = in_lo[e]
+            if comp[i] == c and not root[i]:
+                b = 0
+                while mem[b] != i:
+                    b += 1
+                mat[a * SMALL + b] -= w
+            else:
+                rhs[2 * a] += w * vlo[i]
+                rhs[2 * a + 1] += w * vhi[i]
+    for col in range(k):
+        piv = col
+        for r in range(col + 1, k):
+            if abs(mat[r * SMALL + col]) > abs(mat[piv * SMALL + col]):
+                piv = r
+        if abs(mat[piv * SMALL + col]) < PIVOT_MIN:
+            return False
+        if piv != col:
+            for b in range(k):
+                mat[col * SMALL + b], mat[piv * SMALL + b] = mat[piv * SMALL + b], mat[col * SMALL + b]
+            for z in range(2):
+                rhs[2 * col + z], rhs[2 * piv + z] = rhs[2 * piv + z], rhs[2 * col + z]
+        d = mat[col * SMALL + col]
+        for r in range(col + 1, k):
+            f = mat[r * SMALL + col] / d
+            if f != 0.0:
+                for b in range(col, k):
+                    mat[r * SMALL + b] -= f * mat[col * SMALL + b]
+                for z in range(2):
+                    rhs[2 * r + z] -= f * rhs[2 * col + z]
+    for a in range(k - 1, -1, -1):
+        for z in range(2):
+            acc = rhs[2 * a + z]
+            for b in range(a + 1, k):
+                acc -= mat[a * SMALL + b] * rhs[2 * b + z]
+            x = acc / mat[a * SMALL + a]
+            if not (-1e-12 <= x <= 1.0):
+                return False
+            rhs[2 * a + z] = x
+    for a in range(k):
+        if not root[mem[a]]:
+            vlo[mem[a]] = max(0.0, rhs[2 * a] - SOLVE_MARGIN)
+    return True
+
+
 @nb.njit(cache=True, inline="always")
 def _cyclic(
-    mem, c, comp, mode, t, in_ptr, in_idx, in_lo, in_hi, root, vlo, vhi, reach, vals, caps,
-    sweep_budget, max_sweeps, tol,
+    mem, c, comp, mode, t, in_ptr, in_idx, in_lo, in_hi, root, vlo, vhi, reach, vals, caps, mat, rhs,
+    base, newv, sweep_budget, max_sweeps, tol,
 ):  # fmt: skip
     """Bounds for the members `mem` of cyclic component c (every owner outside it already has its
     values); returns the component's flags.
@@ -177,7 +251,12 @@ def _cyclic(
         reach[mem[q]] = True
     sweeps = max(20, min(max_sweeps, sweep_budget // max(n_edges, 1)))
     # lower bound
-    if mode == SHARE:
+    solved = False
+    if mode == SHARE and size <= SMALL:
+        solved = _small_fixed_points(mem, c, comp, root, in_ptr, in_idx, in_lo, vlo, vhi, mat, rhs)
+    if solved:
+        pass
+    elif mode == SHARE:
         done = False
         for _ in range(sweeps):
             delta = 0.0
@@ -205,9 +284,14 @@ def _cyclic(
                 j, mode, t, in_ptr, in_idx, in_lo, in_hi, root, vlo, vhi, comp, c, vals, caps, WANT_LO
             )
             vlo[j] = lo
-    # upper bound: ascend to (near) the least fixed point of the worst-case map ...
+    # upper bound: ascend to (near) the least fixed point of the worst-case map, from the lower
+    # bound or from the solved fixed point of the upper map without the ranges' room (both lie
+    # below it) ...
     for q in range(size):
-        vhi[mem[q]] = vlo[mem[q]]
+        j = mem[q]
+        vhi[j] = vlo[j]
+        if solved and not root[j]:
+            vhi[j] = max(vlo[j], rhs[2 * q + 1])
     for _ in range(sweeps):
         delta = 0.0
         for q in range(size):
@@ -223,8 +307,6 @@ def _cyclic(
         if delta <= tol:
             break
     # ... then certify a point just above it: G(y) <= y makes y an upper bound
-    base = np.empty(size)
-    newv = np.empty(size)
     for q in range(size):
         base[q] = vhi[mem[q]]
     accepted = False
@@ -243,7 +325,7 @@ def _cyclic(
                 j, mode, t, in_ptr, in_idx, in_lo, in_hi, root, vlo, vhi, comp, -1, vals, caps, WANT_HI
             )
             newv[q] = hi
-            if hi > vhi[j]:
+            if hi > vhi[j] + CERTIFY_SLACK:
                 ok = False
                 break
         if ok:
@@ -283,6 +365,15 @@ def _cyclic(
     return flags
 
 
+@nb.njit(cache=True, inline="always")
+def _owners_placed(w, in_ptr, in_idx, rindex, big):
+    """Whether every owner of w already has its position (then w is a component by itself)."""
+    for f in range(in_ptr[w], in_ptr[w + 1]):  # noqa: SIM110 (a plain loop compiles to the tightest code)
+        if rindex[in_idx[f]] < big:
+            return False
+    return True
+
+
 @nb.njit(cache=True)
 def solve(
     mode, t, in_ptr, in_idx, in_lo, in_hi, root, values, comp, perm, cptr, cyclic,
@@ -320,6 +411,10 @@ def solve(
                 maxdeg = d
     vals = np.empty(maxdeg)
     caps = np.empty(maxdeg)
+    mat = np.empty(SMALL * SMALL)
+    rhs = np.empty(2 * SMALL)
+    base = np.empty(SMALL)  # grown for larger cyclic components
+    newv = np.empty(SMALL)
     big = n + 1
     if given:
         n_given = len(cptr) - 1
@@ -335,7 +430,7 @@ def solve(
         # DFS frames grow from the bottom of `stack`, vertices waiting for their component's root
         # from the top: a vertex is in at most one of the two, so n slots hold both
         stack = np.empty(n, np.int64)
-        enext = np.empty(n, np.int64)  # next stake of each frame; -1 before its first visit
+        enext = np.empty(n, np.int64)  # next stake of each frame
         is_root = np.empty(n, np.bool_)
         comp = np.empty(n, np.int64)
         perm = np.empty(n, np.int64)
@@ -366,28 +461,19 @@ def solve(
                     s += 1
                 if s == n:
                     break
-                depth = 0
-                stack[0] = s
-                enext[0] = -1
-                rindex[s] = index
-                index += 1
-            v = stack[depth]
-            e = enext[depth]
-            if e < 0:
-                # first visit: if every owner is already placed, v is a component by itself
-                placed = True
-                for f in range(in_ptr[v], in_ptr[v + 1]):
-                    if rindex[in_idx[f]] < big:
-                        placed = False
-                        break
-                if placed:
-                    single = v
-                    depth -= 1
+                if _owners_placed(s, in_ptr, in_idx, rindex, big):
+                    single = s  # a component by itself (most of a registry)
                 else:
-                    e = in_ptr[v]
-                    is_root[depth] = True
+                    depth = 0
+                    stack[0] = s
+                    enext[0] = in_ptr[s]
+                    is_root[0] = True
+                    rindex[s] = index
+                    index += 1
             if single < 0:
+                v = stack[depth]
                 rv = rindex[v]
+                e = enext[depth]
                 end = in_ptr[v + 1]
                 descended = False
                 while e < end:
@@ -395,9 +481,13 @@ def solve(
                     rw = rindex[w]
                     if rw == 0:
                         enext[depth] = e  # come back to this stake once w is done
+                        if _owners_placed(w, in_ptr, in_idx, rindex, big):
+                            single = w  # a component by itself, evaluated before v goes on
+                            break
                         depth += 1
                         stack[depth] = w
-                        enext[depth] = -1
+                        enext[depth] = in_ptr[w]
+                        is_root[depth] = True
                         rindex[w] = index
                         index += 1
                         descended = True
@@ -409,6 +499,7 @@ def solve(
                 rindex[v] = rv
                 if descended:
                     continue
+            if single < 0:
                 depth -= 1
                 if not is_root[depth + 1]:
                     top -= 1
@@ -450,9 +541,12 @@ def solve(
             continue
         # 2. its values (every owner outside it has its own by now)
         if single < 0:
+            if last - first > len(base):
+                base = np.empty(2 * (last - first))
+                newv = np.empty(2 * (last - first))
             flags[c] = _cyclic(
                 perm[first:last], c, comp, mode, t, in_ptr, in_idx, in_lo, in_hi, root, vlo, vhi, reach,
-                vals, caps, sweep_budget, max_sweeps, tol,
+                vals, caps, mat, rhs, base, newv, sweep_budget, max_sweeps, tol,
             )  # fmt: skip
             continue
         j = single

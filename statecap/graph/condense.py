@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cached_property
 
+import numba as nb
 import numpy as np
 
 from statecap.graph.model import OwnershipGraph
@@ -43,6 +44,29 @@ class TopoLayout:
     def members(self, r: int) -> np.ndarray:
         """Entities (original indices) of the r-th component in topological order."""
         return self.perm[self.cptr[r] : self.cptr[r + 1]]
+
+    @cached_property
+    def rank_by_position(self) -> np.ndarray:
+        """The topological rank of the component at each position."""
+        return np.repeat(np.arange(len(self.cyclic), dtype=np.int64), np.diff(self.cptr))
+
+    @cached_property
+    def identity(self) -> np.ndarray:
+        return np.arange(len(self.perm), dtype=np.int64)
+
+    def renumbered(
+        self, in_csr: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """The owners' CSR renumbered by position: row q holds the owners of ``perm[q]`` as
+        positions, in the same order, with their stake bounds (built once, then kept). A pass
+        in topological order over it reads rows one after the other, and the owners it reads
+        were written shortly before: on registries larger than the caches this is faster than
+        following the order over the original numbering."""
+        kept = self.__dict__.get("_renumbered")
+        if kept is None:
+            kept = _renumber(*in_csr, self.perm, self.pos)
+            self.__dict__["_renumbered"] = kept
+        return kept
 
 
 @dataclass(frozen=True)
@@ -87,6 +111,27 @@ class Condensation:
         if self._labels_are_ranks():
             return self.layout.perm
         return np.argsort(self.comp, kind="stable").astype(np.int64)
+
+
+@nb.njit(cache=True)
+def _renumber(in_ptr, in_idx, in_lo, in_hi, perm, pos):
+    n = len(perm)
+    m = in_ptr[n]
+    p_ptr = np.empty(n + 1, np.int64)
+    p_idx = np.empty(m, in_idx.dtype)
+    p_lo = np.empty(m, in_lo.dtype)
+    p_hi = np.empty(m, in_hi.dtype)
+    p_ptr[0] = 0
+    out = 0
+    for q in range(n):
+        u = perm[q]
+        for f in range(in_ptr[u], in_ptr[u + 1]):
+            p_idx[out] = pos[in_idx[f]]
+            p_lo[out] = in_lo[f]
+            p_hi[out] = in_hi[f]
+            out += 1
+        p_ptr[q + 1] = out
+    return p_ptr, p_idx, p_lo, p_hi
 
 
 def from_pass(comp: np.ndarray, perm: np.ndarray, cptr: np.ndarray, cyclic: np.ndarray) -> Condensation:
