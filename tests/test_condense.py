@@ -6,6 +6,7 @@ follows a given order."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import scipy.sparse as sp
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -51,11 +52,26 @@ def scc_pass(in_ptr, in_idx, in_lo, in_hi, roots=None, values=False, mode=K.SHAR
     root = np.zeros(n, bool) if roots is None else roots
     e = np.empty(0, np.int64)
     return K.solve(
-        mode, t, in_ptr, in_idx, in_lo, in_hi, root, values, e, e, e, np.empty(0, bool), 10**8, 2000, 1e-14
-    )
+        mode,
+        t,
+        in_ptr,
+        in_idx,
+        in_lo,
+        in_hi,
+        root,
+        values,
+        False,
+        e,
+        e,
+        e,
+        np.empty(0, bool),
+        10**8,
+        2000,
+        1e-14,
+    )[:7]
 
 
-def _check_layout(n, in_ptr, in_idx, in_lo, in_hi, out) -> None:
+def _check_layout(n, in_ptr, in_idx, in_lo, in_hi, out, owners=None) -> None:
     comp, perm, cptr, cyclic = out
     pos = np.empty(n, np.int64)
     pos[perm] = np.arange(n)
@@ -86,6 +102,16 @@ def _check_layout(n, in_ptr, in_idx, in_lo, in_hi, out) -> None:
     self_held = np.zeros(ncomp, bool)
     self_held[comp[owned_of_edge[in_idx == owned_of_edge]]] = True
     np.testing.assert_array_equal(cyclic, (sizes > 1) | self_held)
+    if owners is not None:
+        # the renumbered CSR: each position's row is its entity's owners, as positions, same order
+        p_ptr, p_idx, p_lo, p_hi = owners
+        assert p_ptr[0] == 0 and p_ptr[-1] == len(in_idx)
+        for q in range(n):
+            v = perm[q]
+            a, b = in_ptr[v], in_ptr[v + 1]
+            np.testing.assert_array_equal(p_idx[p_ptr[q] : p_ptr[q + 1]], pos[in_idx[a:b]])
+            np.testing.assert_array_equal(p_lo[p_ptr[q] : p_ptr[q + 1]], in_lo[a:b])
+            np.testing.assert_array_equal(p_hi[p_ptr[q] : p_ptr[q + 1]], in_hi[a:b])
 
 
 @SETTINGS
@@ -115,7 +141,7 @@ def test_finding_components_while_evaluating_changes_nothing(g, seed):
     for mode, t in ((K.SHARE, 0.0), (K.CONTROL, 0.2), (K.CONTROL, 0.1)):
         here = scc_pass(in_ptr, in_idx, lo, hi, roots, values=True, mode=mode, t=t)
         given_order = K.solve(
-            mode, t, in_ptr, in_idx, lo, hi, roots, True, comp, perm, cptr, cyclic, 10**8, 2000, 1e-14
+            mode, t, in_ptr, in_idx, lo, hi, roots, True, False, comp, perm, cptr, cyclic, 10**8, 2000, 1e-14
         )
         for a, b in zip(here[:3], given_order[:3], strict=True):
             np.testing.assert_array_equal(a, b)
@@ -156,11 +182,16 @@ def test_long_chain_and_big_cycle_do_not_recurse():
             assert not cyclic.any()
 
 
-def test_condensation_of_a_synthetic_registry():
+@pytest.mark.parametrize("renumber", [False, True])
+def test_condensation_of_a_synthetic_registry(renumber, monkeypatch):
     """On a generated registry: components as scipy finds them, owners first, and the
-    condensation's interface (members grouped by label, mem_ptr) consistent with comp."""
+    condensation's interface (members grouped by label, mem_ptr) consistent with comp; on a
+    large registry (here: LAYOUT_EDGES lowered) the owners' CSR renumbered by position."""
+    from statecap.graph import condense
     from statecap.graph.synth import generate
 
+    if renumber:
+        monkeypatch.setattr(condense, "LAYOUT_EDGES", 0)
     reg = generate(5000, 3)
     s = reg.stakes
     g = graph_from_arrays(
@@ -172,7 +203,9 @@ def test_condensation_of_a_synthetic_registry():
         g.n,
         *g.in_csr,
         (cond.comp, lay.perm, lay.cptr, lay.cyclic),
+        lay.owners,
     )
+    assert (lay.owners is not None) == renumber
     np.testing.assert_array_equal(lay.pos[lay.perm], np.arange(g.n))
     assert cond.cyclic.sum() > 0
     np.testing.assert_array_equal(cond.order, np.arange(cond.n_components))

@@ -118,6 +118,7 @@ def test_large_graph_layout_gives_the_same_bounds(monkeypatch):
     below it in the pass that finds the components. Same numbers, bit for bit."""
     from statecap.analytics import _kernels as K
     from statecap.analytics import ownership
+    from statecap.graph import condense
     from statecap.graph.synth import generate
 
     reg = generate(4000, 5)
@@ -135,7 +136,7 @@ def test_large_graph_layout_gives_the_same_bounds(monkeypatch):
         return out
 
     small = run()
-    monkeypatch.setattr(ownership, "LAYOUT_EDGES", 0)
+    monkeypatch.setattr(condense, "LAYOUT_EDGES", 0)
     large = run()
     for a, b in zip(small, large, strict=True):
         np.testing.assert_array_equal(a, b)

@@ -366,17 +366,25 @@ def _cyclic(
 
 
 @nb.njit(cache=True, inline="always")
-def _owners_placed(w, in_ptr, in_idx, rindex, big):
-    """Whether every owner of w already has its position (then w is a component by itself)."""
-    for f in range(in_ptr[w], in_ptr[w + 1]):  # noqa: SIM110 (a plain loop compiles to the tightest code)
-        if rindex[in_idx[f]] < big:
-            return False
-    return True
+def _owners_placed(w, in_ptr, in_idx, in_lo, in_hi, rindex, big, nr, out, p_idx, p_lo, p_hi):
+    """Whether every owner of w already has its position (then w is a component by itself).
+    With `nr`, w's row is copied from `out` on as it is checked (owners as positions); returns
+    (placed, end of the copy)."""
+    for f in range(in_ptr[w], in_ptr[w + 1]):
+        ro = rindex[in_idx[f]]
+        if ro < big:
+            return False, out
+        if nr:
+            p_idx[out] = ro - big
+            p_lo[out] = in_lo[f]
+            p_hi[out] = in_hi[f]
+            out += 1
+    return True, out
 
 
 @nb.njit(cache=True)
 def solve(
-    mode, t, in_ptr, in_idx, in_lo, in_hi, root, values, comp, perm, cptr, cyclic,
+    mode, t, in_ptr, in_idx, in_lo, in_hi, root, values, renumber, comp, perm, cptr, cyclic,
     sweep_budget, max_sweeps, tol,
 ):  # fmt: skip
     """Lower and upper bounds of the mode's value for every entity, and flags per component.
@@ -390,19 +398,30 @@ def solve(
     is topological. An entity whose owners are all placed when it is reached (most of a
     registry) is a component by itself and is evaluated at once. Once placed, a vertex's DFS
     index becomes ``n + 1 + position``: larger than every live index, so the algorithm's
-    comparisons ignore it. With `values` False only the components are found.
+    comparisons ignore it. With `values` False only the components are found. With `renumber`
+    (when the components are found), each placed component's rows of the owners' CSR are also
+    copied out in position order with owners as positions, while they are still in the cache.
 
     Returns:
-        (vlo, vhi, flags, comp, perm, cptr, cyclic): bounds per entity (fractions); flags per
-        component; ``comp[v]`` the rank of v's component; ``perm`` position -> entity; component
-        r at positions ``cptr[r]..cptr[r+1]-1`` (members by ascending index); ``cyclic[r]`` when
-        a stake joins two of its members (or one member to itself).
+        (vlo, vhi, flags, comp, perm, cptr, cyclic, p_ptr, p_idx, p_lo, p_hi): bounds per entity
+        (fractions; empty without `values`); flags per component; ``comp[v]`` the rank of v's
+        component; ``perm`` position -> entity; component r at positions
+        ``cptr[r]..cptr[r+1]-1`` (members by ascending index); ``cyclic[r]`` when a stake joins
+        two of its members (or one member to itself); the renumbered owners' CSR (empty
+        without `renumber`).
     """
     n = len(in_ptr) - 1
     given = len(cptr) > 0
-    vlo = np.zeros(n)
-    vhi = np.zeros(n)
-    reach = np.zeros(n, np.bool_)
+    nv = n if values else 0
+    vlo = np.zeros(nv)
+    vhi = np.zeros(nv)
+    reach = np.zeros(nv, np.bool_)
+    nr = n if renumber and not given else 0
+    p_ptr = np.zeros(nr + 1, np.int64)
+    p_idx = np.empty(in_ptr[n] if nr else 0, in_idx.dtype)
+    p_lo = np.empty(len(p_idx), in_lo.dtype)
+    p_hi = np.empty(len(p_idx), in_hi.dtype)
+    out = 0
     maxdeg = 1
     if values:
         for j in range(n):
@@ -448,6 +467,8 @@ def solve(
         single = -1
         first = 0
         last = 0
+        fast = False
+        end = out
         if given:
             if ncomp == n_given:
                 break
@@ -461,7 +482,10 @@ def solve(
                     s += 1
                 if s == n:
                     break
-                if _owners_placed(s, in_ptr, in_idx, rindex, big):
+                fast, end = _owners_placed(
+                    s, in_ptr, in_idx, in_lo, in_hi, rindex, big, nr, out, p_idx, p_lo, p_hi
+                )
+                if fast:
                     single = s  # a component by itself (most of a registry)
                 else:
                     depth = 0
@@ -481,7 +505,10 @@ def solve(
                     rw = rindex[w]
                     if rw == 0:
                         enext[depth] = e  # come back to this stake once w is done
-                        if _owners_placed(w, in_ptr, in_idx, rindex, big):
+                        fast, end = _owners_placed(
+                            w, in_ptr, in_idx, in_lo, in_hi, rindex, big, nr, out, p_idx, p_lo, p_hi
+                        )
+                        if fast:
                             single = w  # a component by itself, evaluated before v goes on
                             break
                         depth += 1
@@ -535,6 +562,18 @@ def solve(
                 comp[single] = ncomp
                 npos += 1
             cptr[ncomp + 1] = npos
+            if nr and fast:
+                out = end
+                p_ptr[npos] = out
+            elif nr:
+                for q in range(cptr[ncomp], npos):
+                    u = perm[q]
+                    for f in range(in_ptr[u], in_ptr[u + 1]):
+                        p_idx[out] = rindex[in_idx[f]] - big
+                        p_lo[out] = in_lo[f]
+                        p_hi[out] = in_hi[f]
+                        out += 1
+                    p_ptr[q + 1] = out
         c = ncomp
         ncomp += 1
         if not values:
@@ -600,8 +639,8 @@ def solve(
         vlo[j] = min(lo_val, 1.0)
         vhi[j] = min(hi_val, 1.0)
     if given:
-        return vlo, vhi, flags, comp, perm, cptr, cyclic
-    return vlo, vhi, flags[:ncomp], comp, perm, cptr[: ncomp + 1], cyclic[:ncomp]
+        return vlo, vhi, flags, comp, perm, cptr, cyclic, p_ptr, p_idx, p_lo, p_hi
+    return vlo, vhi, flags[:ncomp], comp, perm, cptr[: ncomp + 1], cyclic[:ncomp], p_ptr, p_idx, p_lo, p_hi
 
 
 @nb.njit(cache=True)

@@ -25,12 +25,6 @@ from statecap.graph.model import OwnershipGraph, subgraph
 SWEEP_BUDGET = 200_000_000  # stake visits allowed per cyclic component before settling for looser bounds
 TOL = 1e-14
 MAX_SWEEPS = 2000  # sweeps per phase inside one cyclic component; every iterate is a valid bound
-# above this many stakes, the components are found first and bounds are evaluated on a copy of
-# the owners' CSR renumbered in their order (rows and values then read in sequence, whatever
-# the entities' numbering; the copy is made once per graph); below it everything fits in the
-# caches, and the first evaluation finds the components as it evaluates them, later ones
-# follow the kept order
-LAYOUT_EDGES = 500_000
 EPS = 1e-9  # values below this (as fractions) count as zero when listing owners or classifying
 
 
@@ -111,12 +105,13 @@ def root_bounds(
     root_mask = np.ascontiguousarray(graph.is_state if roots is None else roots, dtype=bool)
     in_csr = graph.in_csr
     known = condense.cached(graph)
-    if graph.n_edges > LAYOUT_EDGES:
-        # large: on the owners' CSR renumbered in topological order (TopoLayout.renumbered)
+    if graph.n_edges > condense.LAYOUT_EDGES:
+        # large: on the owners' CSR renumbered in topological order (TopoLayout.owners)
         known = condense.condensation(graph)
         lay = known.layout
+        assert lay.owners is not None
         plo, phi, flags, *_ = K.solve(
-            mode, float(threshold), *lay.renumbered(in_csr), root_mask[lay.perm], True,
+            mode, float(threshold), *lay.owners, root_mask[lay.perm], True, False,
             lay.rank_by_position, lay.identity, lay.cptr, lay.cyclic, SWEEP_BUDGET, MAX_SWEEPS, TOL,
         )  # fmt: skip
         lo = np.empty(graph.n)
@@ -129,8 +124,8 @@ def root_bounds(
         k_cyclic = np.empty(0, np.bool_)
     else:
         k_comp, k_perm, k_cptr, k_cyclic = known.comp, known.layout.perm, known.layout.cptr, known.cyclic
-    lo, hi, flags, comp, perm, cptr, cyclic = K.solve(
-        mode, float(threshold), *in_csr, root_mask, True, k_comp, k_perm, k_cptr, k_cyclic,
+    lo, hi, flags, comp, perm, cptr, cyclic, *_ = K.solve(
+        mode, float(threshold), *in_csr, root_mask, True, False, k_comp, k_perm, k_cptr, k_cyclic,
         SWEEP_BUDGET, MAX_SWEEPS, TOL,
     )  # fmt: skip
     if known is None:

@@ -27,13 +27,17 @@ class TopoLayout:
     Position q holds entity ``perm[q]`` (``pos`` is the inverse); the r-th component in
     topological order holds positions ``cptr[r]..cptr[r+1]-1`` (its members by ascending
     index) and ``cyclic[r]`` says whether it has an internal stake; component c is the
-    ``rank[c]``-th.
+    ``rank[c]``-th. On large registries ``owners`` is the owners' CSR renumbered by position
+    (row q holds the owners of ``perm[q]`` as positions, in the same order, with their stake
+    bounds): a pass in topological order over it reads rows one after another and finds each
+    owner's values shortly before, whatever the entities' numbering.
     """
 
     perm: np.ndarray
     rank: np.ndarray
     cptr: np.ndarray
     cyclic: np.ndarray
+    owners: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None
 
     @cached_property
     def pos(self) -> np.ndarray:
@@ -48,25 +52,11 @@ class TopoLayout:
     @cached_property
     def rank_by_position(self) -> np.ndarray:
         """The topological rank of the component at each position."""
-        return np.repeat(np.arange(len(self.cyclic), dtype=np.int64), np.diff(self.cptr))
+        return _ranks(self.cptr)
 
     @cached_property
     def identity(self) -> np.ndarray:
         return np.arange(len(self.perm), dtype=np.int64)
-
-    def renumbered(
-        self, in_csr: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """The owners' CSR renumbered by position: row q holds the owners of ``perm[q]`` as
-        positions, in the same order, with their stake bounds (built once, then kept). A pass
-        in topological order over it reads rows one after the other, and the owners it reads
-        were written shortly before: on registries larger than the caches this is faster than
-        following the order over the original numbering."""
-        kept = self.__dict__.get("_renumbered")
-        if kept is None:
-            kept = _renumber(*in_csr, self.perm, self.pos)
-            self.__dict__["_renumbered"] = kept
-        return kept
 
 
 @dataclass(frozen=True)
@@ -114,30 +104,29 @@ class Condensation:
 
 
 @nb.njit(cache=True)
-def _renumber(in_ptr, in_idx, in_lo, in_hi, perm, pos):
-    n = len(perm)
-    m = in_ptr[n]
-    p_ptr = np.empty(n + 1, np.int64)
-    p_idx = np.empty(m, in_idx.dtype)
-    p_lo = np.empty(m, in_lo.dtype)
-    p_hi = np.empty(m, in_hi.dtype)
-    p_ptr[0] = 0
-    out = 0
-    for q in range(n):
-        u = perm[q]
-        for f in range(in_ptr[u], in_ptr[u + 1]):
-            p_idx[out] = pos[in_idx[f]]
-            p_lo[out] = in_lo[f]
-            p_hi[out] = in_hi[f]
-            out += 1
-        p_ptr[q + 1] = out
-    return p_ptr, p_idx, p_lo, p_hi
+def _ranks(cptr):
+    out = np.empty(cptr[-1], np.int64)
+    for r in range(len(cptr) - 1):
+        out[cptr[r] : cptr[r + 1]] = r
+    return out
 
 
-def from_pass(comp: np.ndarray, perm: np.ndarray, cptr: np.ndarray, cyclic: np.ndarray) -> Condensation:
+# above this many stakes the component pass also renumbers the owners' CSR (TopoLayout.owners)
+# and evaluations run on that copy; below it everything fits in the caches, and the first
+# evaluation finds the components as it evaluates them (later ones follow the kept order)
+LAYOUT_EDGES = 500_000
+
+
+def from_pass(
+    comp: np.ndarray,
+    perm: np.ndarray,
+    cptr: np.ndarray,
+    cyclic: np.ndarray,
+    owners: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None,
+) -> Condensation:
     """The condensation as the compiled pass returns it (labels are topological ranks)."""
     ranks = np.arange(len(cyclic), dtype=np.int64)
-    return Condensation(comp, ranks, cyclic, TopoLayout(perm, ranks, cptr, cyclic))
+    return Condensation(comp, ranks, cyclic, TopoLayout(perm, ranks, cptr, cyclic, owners))
 
 
 def cached(graph: OwnershipGraph) -> Condensation | None:
@@ -155,20 +144,21 @@ def condensation(graph: OwnershipGraph) -> Condensation:
     """Condense `graph` (computed once per graph object and kept on it).
 
     Builds the owners' CSR (`OwnershipGraph.in_csr`) if needed, then runs the component pass
-    without evaluating anything.
+    without evaluating anything (on more than LAYOUT_EDGES stakes, renumbering the CSR too).
     """
+    renumber = graph.n_edges > LAYOUT_EDGES
     found = cached(graph)
-    if found is not None:
+    if found is not None and (found.layout.owners is not None or not renumber):
         return found
     # the pass lives with the kernels that evaluate components as it finds them
     from statecap.analytics import _kernels as K
 
     in_ptr, in_idx, in_lo, in_hi = graph.in_csr
     empty = np.empty(0, np.int64)
-    *_, comp, perm, cptr, cyclic = K.solve(
-        K.SHARE, 0.0, in_ptr, in_idx, in_lo, in_hi, np.zeros(graph.n, np.bool_), False,
+    *_, comp, perm, cptr, cyclic, p_ptr, p_idx, p_lo, p_hi = K.solve(
+        K.SHARE, 0.0, in_ptr, in_idx, in_lo, in_hi, np.zeros(graph.n, np.bool_), False, renumber,
         empty, empty, empty, np.empty(0, np.bool_), 0, 0, 0.0,
     )  # fmt: skip
-    result = from_pass(comp, perm, cptr, cyclic)
+    result = from_pass(comp, perm, cptr, cyclic, (p_ptr, p_idx, p_lo, p_hi) if renumber else None)
     keep(graph, result)
     return result

@@ -1,6 +1,6 @@
 """State share and La Porta control bounds for every entity, level by level, on Spark.
 
-The same maps as `statecap.analytics._kernels.propagate`, in the same order of evaluation:
+The same maps as `statecap.analytics._kernels.solve`, in the same order of evaluation:
 
 * an entity outside any cycle is evaluated once, when every owner has its value, by Spark SQL
   over its owners' stakes sorted by owner number (the fold adds in the same order as the local
