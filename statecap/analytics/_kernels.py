@@ -124,27 +124,6 @@ def _eval(j, mode, t, in_ptr, in_idx, in_lo, in_hi, root, vlo, vhi, comp, skip_c
     return 0.0, min(hi_val, 1.0)
 
 
-@nb.njit(cache=True, inline="always")
-def _sweep(mem, mode, t, in_ptr, in_idx, in_lo, in_hi, root, vlo, vhi, comp, vals, caps, want, direction):
-    """One Gauss-Seidel sweep over the members `mem` of a cyclic component: each member's bound
-    (`want`: WANT_LO or WANT_HI) moves to its map's value when that is higher (direction 1) or
-    lower (-1). Returns the largest move."""
-    delta = 0.0
-    for q in range(len(mem)):
-        j = mem[q]
-        if root[j]:
-            continue
-        lo, hi = _eval(j, mode, t, in_ptr, in_idx, in_lo, in_hi, root, vlo, vhi, comp, -1, vals, caps, want)
-        if want == WANT_LO:
-            if lo > vlo[j]:
-                delta = max(delta, lo - vlo[j])
-                vlo[j] = lo
-        elif (hi - vhi[j]) * direction > 0.0:
-            delta = max(delta, abs(hi - vhi[j]))
-            vhi[j] = hi
-    return delta
-
-
 SMALL = 4  # cyclic components up to this size get their SHARE fixed points by elimination
 PIVOT_MIN = 0.05  # ... when every pivot of (I - A) is at least this (well conditioned)
 SOLVE_MARGIN = 1e-14  # taken off a solved lower bound (rounding in the elimination)
@@ -280,12 +259,18 @@ def _cyclic(
     elif mode == SHARE:
         done = False
         for _ in range(sweeps):
-            if (
-                _sweep(
-                    mem, mode, t, in_ptr, in_idx, in_lo, in_hi, root, vlo, vhi, comp, vals, caps, WANT_LO, 1
+            delta = 0.0
+            for q in range(size):
+                j = mem[q]
+                if root[j]:
+                    continue
+                lo, hi = _eval(
+                    j, mode, t, in_ptr, in_idx, in_lo, in_hi, root, vlo, vhi, comp, -1, vals, caps, WANT_LO
                 )
-                <= tol
-            ):
+                if lo > vlo[j]:
+                    delta = max(delta, lo - vlo[j])
+                    vlo[j] = lo
+            if delta <= tol:
                 done = True
                 break
         if not done:
@@ -308,10 +293,18 @@ def _cyclic(
         if solved and not root[j]:
             vhi[j] = max(vlo[j], rhs[2 * q + 1])
     for _ in range(sweeps):
-        if (
-            _sweep(mem, mode, t, in_ptr, in_idx, in_lo, in_hi, root, vlo, vhi, comp, vals, caps, WANT_HI, 1)
-            <= tol
-        ):
+        delta = 0.0
+        for q in range(size):
+            j = mem[q]
+            if root[j]:
+                continue
+            lo, hi = _eval(
+                j, mode, t, in_ptr, in_idx, in_lo, in_hi, root, vlo, vhi, comp, -1, vals, caps, WANT_HI
+            )
+            if hi > vhi[j]:
+                delta = max(delta, hi - vhi[j])
+                vhi[j] = hi
+        if delta <= tol:
             break
     # ... then certify a point just above it: G(y) <= y makes y an upper bound
     for q in range(size):
@@ -351,12 +344,18 @@ def _cyclic(
     if mode == CONTROL or not accepted or used_step > CERTIFY_STEPS[0]:
         flags |= F_HI_NOT_CONVERGED
         for _ in range(sweeps):
-            if (
-                _sweep(
-                    mem, mode, t, in_ptr, in_idx, in_lo, in_hi, root, vlo, vhi, comp, vals, caps, WANT_HI, -1
+            delta = 0.0
+            for q in range(size):
+                j = mem[q]
+                if root[j]:
+                    continue
+                lo, hi = _eval(
+                    j, mode, t, in_ptr, in_idx, in_lo, in_hi, root, vlo, vhi, comp, -1, vals, caps, WANT_HI
                 )
-                <= tol
-            ):
+                if hi < vhi[j]:
+                    delta = max(delta, vhi[j] - hi)
+                    vhi[j] = hi
+            if delta <= tol:
                 flags &= ~F_HI_NOT_CONVERGED
                 break
     for q in range(size):
