@@ -78,10 +78,22 @@ def _knapsack(hi_val, room, k, vals, caps):
 
 
 @nb.njit(cache=True, inline="always")
-def _eval(j, mode, t, in_ptr, in_idx, in_lo, in_hi, root, vlo, vhi, comp, skip_c, vals, caps, want):
+def _inside(i, c, comp, first, last):
+    """Whether entity i belongs to component c: by ``comp``, or, when the entities are numbered
+    by position (``comp`` empty), by c's positions first..last."""
+    if len(comp) == 0:
+        return first <= i <= last
+    return comp[i] == c
+
+
+@nb.njit(cache=True, inline="always")
+def _eval(
+    j, mode, t, in_ptr, in_idx, in_lo, in_hi, root, vlo, vhi, comp, skip_c, skip_a, skip_b, vals, caps, want
+):
     """(lower, upper) of entity j's value given its owners' current values; `want` (WANT_LO,
     WANT_HI) says which of the two the caller uses (the other is returned as 0). For the lower
-    bound, owners in component `skip_c` (other than roots) are left out (-1: none)."""
+    bound, owners in component `skip_c` (other than roots; see `_inside` for skip_a, skip_b)
+    are left out (-1: none)."""
     lo_sum = 0.0
     lo_val = 0.0
     hi_val = 0.0
@@ -90,7 +102,7 @@ def _eval(j, mode, t, in_ptr, in_idx, in_lo, in_hi, root, vlo, vhi, comp, skip_c
         i = in_idx[e]
         lw = in_lo[e]
         if want == WANT_LO:
-            if comp[i] == skip_c and not root[i]:
+            if skip_c >= 0 and _inside(i, skip_c, comp, skip_a, skip_b) and not root[i]:
                 continue
             if mode == SHARE:
                 lo_val += lw * (1.0 if root[i] else vlo[i])
@@ -151,7 +163,7 @@ def _small_fixed_points(mem, c, comp, root, in_ptr, in_idx, in_lo, vlo, vhi, mat
         for e in range(in_ptr[j], in_ptr[j + 1]):
             i = in_idx[e]
             w = in_lo[e]
-            if comp[i] == c and not root[i]:
+            if _inside(i, c, comp, mem[0], mem[k - 1]) and not root[i]:
                 b = 0
                 while mem[b] != i:
                     b += 1
@@ -210,6 +222,8 @@ def _cyclic(
     """
     flags = F_CYCLIC
     size = len(mem)
+    a = mem[0]  # first and last member (the members' positions, when numbered by position)
+    b = mem[size - 1]
     # reachability and closure
     r = False
     closed = True
@@ -230,7 +244,7 @@ def _cyclic(
         for e in range(in_ptr[j], in_ptr[j + 1]):
             i = in_idx[e]
             n_edges += 1
-            if comp[i] == c:
+            if _inside(i, c, comp, a, b):
                 in_lo_sum += in_lo[e]
                 in_hi_sum += in_hi[e]
             else:
@@ -265,7 +279,23 @@ def _cyclic(
                 if root[j]:
                     continue
                 lo, hi = _eval(
-                    j, mode, t, in_ptr, in_idx, in_lo, in_hi, root, vlo, vhi, comp, -1, vals, caps, WANT_LO
+                    j,
+                    mode,
+                    t,
+                    in_ptr,
+                    in_idx,
+                    in_lo,
+                    in_hi,
+                    root,
+                    vlo,
+                    vhi,
+                    comp,
+                    -1,
+                    a,
+                    b,
+                    vals,
+                    caps,
+                    WANT_LO,
                 )
                 if lo > vlo[j]:
                     delta = max(delta, lo - vlo[j])
@@ -281,7 +311,7 @@ def _cyclic(
             if root[j]:
                 continue
             lo, hi = _eval(
-                j, mode, t, in_ptr, in_idx, in_lo, in_hi, root, vlo, vhi, comp, c, vals, caps, WANT_LO
+                j, mode, t, in_ptr, in_idx, in_lo, in_hi, root, vlo, vhi, comp, c, a, b, vals, caps, WANT_LO
             )
             vlo[j] = lo
     # upper bound: ascend to (near) the least fixed point of the worst-case map, from the lower
@@ -299,7 +329,7 @@ def _cyclic(
             if root[j]:
                 continue
             lo, hi = _eval(
-                j, mode, t, in_ptr, in_idx, in_lo, in_hi, root, vlo, vhi, comp, -1, vals, caps, WANT_HI
+                j, mode, t, in_ptr, in_idx, in_lo, in_hi, root, vlo, vhi, comp, -1, a, b, vals, caps, WANT_HI
             )
             if hi > vhi[j]:
                 delta = max(delta, hi - vhi[j])
@@ -322,7 +352,7 @@ def _cyclic(
                 newv[q] = 1.0
                 continue
             lo, hi = _eval(
-                j, mode, t, in_ptr, in_idx, in_lo, in_hi, root, vlo, vhi, comp, -1, vals, caps, WANT_HI
+                j, mode, t, in_ptr, in_idx, in_lo, in_hi, root, vlo, vhi, comp, -1, a, b, vals, caps, WANT_HI
             )
             newv[q] = hi
             if hi > vhi[j] + CERTIFY_SLACK:
@@ -350,7 +380,23 @@ def _cyclic(
                 if root[j]:
                     continue
                 lo, hi = _eval(
-                    j, mode, t, in_ptr, in_idx, in_lo, in_hi, root, vlo, vhi, comp, -1, vals, caps, WANT_HI
+                    j,
+                    mode,
+                    t,
+                    in_ptr,
+                    in_idx,
+                    in_lo,
+                    in_hi,
+                    root,
+                    vlo,
+                    vhi,
+                    comp,
+                    -1,
+                    a,
+                    b,
+                    vals,
+                    caps,
+                    WANT_HI,
                 )
                 if hi < vhi[j]:
                     delta = max(delta, vhi[j] - hi)
@@ -392,7 +438,9 @@ def solve(
     Components are taken in topological order (owners first) and each is evaluated as soon as
     it is known: a one-entity component once, exactly; a cyclic one by `_cyclic`. The order is
     either given (`cptr` non-empty: component r holds entities ``perm[cptr[r]:cptr[r+1]]``,
-    ``comp`` and ``cyclic`` as `solve` returns them) or found in the same pass: Pearce's
+    ``comp`` and ``cyclic`` as `solve` returns them; with `perm` and `comp` empty, the CSR is
+    numbered by position and component r is entities ``cptr[r]..cptr[r+1]-1``) or found in the
+    same pass: Pearce's
     iterative variant of Tarjan's algorithm walks from every entity to its owners, so a
     component completes only after every component holding a stake in it, and completion order
     is topological. An entity whose owners are all placed when it is reached (most of a
@@ -412,6 +460,8 @@ def solve(
     """
     n = len(in_ptr) - 1
     given = len(cptr) > 0
+    by_entity = not given or len(perm) > 0  # otherwise the CSR is numbered by position
+    membuf = np.empty(SMALL, np.int64)
     nv = n if values else 0
     vlo = np.zeros(nv)
     vhi = np.zeros(nv)
@@ -475,7 +525,7 @@ def solve(
             first = cptr[ncomp]
             last = cptr[ncomp + 1]
             if not cyclic[ncomp]:
-                single = perm[first]
+                single = perm[first] if by_entity else first
         else:
             if depth < 0:
                 while s < n and rindex[s] != 0:
@@ -583,8 +633,16 @@ def solve(
             if last - first > len(base):
                 base = np.empty(2 * (last - first))
                 newv = np.empty(2 * (last - first))
+            if by_entity:
+                mem = perm[first:last]
+            else:
+                if last - first > len(membuf):
+                    membuf = np.empty(2 * (last - first), np.int64)
+                mem = membuf[: last - first]
+                for q in range(last - first):
+                    mem[q] = first + q
             flags[c] = _cyclic(
-                perm[first:last], c, comp, mode, t, in_ptr, in_idx, in_lo, in_hi, root, vlo, vhi, reach,
+                mem, c, comp, mode, t, in_ptr, in_idx, in_lo, in_hi, root, vlo, vhi, reach,
                 vals, caps, mat, rhs, base, newv, sweep_budget, max_sweeps, tol,
             )  # fmt: skip
             continue

@@ -105,14 +105,15 @@ def root_bounds(
     root_mask = np.ascontiguousarray(graph.is_state if roots is None else roots, dtype=bool)
     in_csr = graph.in_csr
     known = condense.cached(graph)
+    empty = np.empty(0, np.int64)
     if graph.n_edges > condense.LAYOUT_EDGES:
         # large: on the owners' CSR renumbered in topological order (TopoLayout.owners)
         known = condense.condensation(graph)
         lay = known.layout
         assert lay.owners is not None
         plo, phi, flags, *_ = K.solve(
-            mode, float(threshold), *lay.owners, root_mask[lay.perm], True, False,
-            lay.rank_by_position, lay.identity, lay.cptr, lay.cyclic, SWEEP_BUDGET, MAX_SWEEPS, TOL,
+            mode, float(threshold), *lay.owners, root_mask[lay.perm], True, False, empty, empty,
+            lay.cptr, lay.cyclic, SWEEP_BUDGET, MAX_SWEEPS, TOL,
         )  # fmt: skip
         lo = np.empty(graph.n)
         hi = np.empty(graph.n)
@@ -120,7 +121,7 @@ def root_bounds(
         hi[lay.perm] = phi
         return BoundsResult(lo, hi, flags, known)
     if known is None:  # the first evaluation finds the components as it goes, and keeps them
-        k_comp = k_perm = k_cptr = np.empty(0, np.int64)
+        k_comp = k_perm = k_cptr = empty
         k_cyclic = np.empty(0, np.bool_)
     else:
         k_comp, k_perm, k_cptr, k_cyclic = known.comp, known.layout.perm, known.layout.cptr, known.cyclic

@@ -14,7 +14,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cached_property
 
-import numba as nb
 import numpy as np
 
 from statecap.graph.model import OwnershipGraph
@@ -48,15 +47,6 @@ class TopoLayout:
     def members(self, r: int) -> np.ndarray:
         """Entities (original indices) of the r-th component in topological order."""
         return self.perm[self.cptr[r] : self.cptr[r + 1]]
-
-    @cached_property
-    def rank_by_position(self) -> np.ndarray:
-        """The topological rank of the component at each position."""
-        return _ranks(self.cptr)
-
-    @cached_property
-    def identity(self) -> np.ndarray:
-        return np.arange(len(self.perm), dtype=np.int64)
 
 
 @dataclass(frozen=True)
@@ -101,14 +91,6 @@ class Condensation:
         if self._labels_are_ranks():
             return self.layout.perm
         return np.argsort(self.comp, kind="stable").astype(np.int64)
-
-
-@nb.njit(cache=True)
-def _ranks(cptr):
-    out = np.empty(cptr[-1], np.int64)
-    for r in range(len(cptr) - 1):
-        out[cptr[r] : cptr[r + 1]] = r
-    return out
 
 
 # above this many stakes the component pass also renumbers the owners' CSR (TopoLayout.owners)
