@@ -47,6 +47,18 @@ DDL = {
 ATOM_KEY = ["record_type", "record_id", "sub_sector"]
 
 
+def _intermediaries(ents: Any) -> Any:
+    """The state intermediaries of docs/flows.md (state funds, policy banks, and SOEs with no
+    technology sector of their own) as one column ``investee``."""
+    from pyspark.sql import functions as F
+
+    no_sectors = F.size(F.coalesce(F.col("sectors"), F.array().cast("array<string>"))) == 0
+    return ents.where(
+        F.col("kind").isin("state_fund", "policy_bank")
+        | (F.col("kind").isin("central_soe", "local_soe") & no_sectors)
+    ).select(F.col("id").alias("investee"))
+
+
 def _table(engine: Any, source: RegistrySource, name: str) -> Any:
     """The table with the columns flows read (an empty one when the registry lacks it)."""
     cols = [c.split()[0] for c in DDL[name].split(", ")]
@@ -72,11 +84,7 @@ def records(engine: Any, source: RegistrySource, ents: Any) -> Any:
 
     spark = engine.spark
     tax = load_taxonomy()
-    no_sectors = F.size(F.coalesce(F.col("sectors"), F.array().cast("array<string>"))) == 0
-    fund = ents.where(
-        F.col("kind").isin("state_fund", "policy_bank")
-        | (F.col("kind").isin("central_soe", "local_soe") & no_sectors)
-    ).select(F.col("id").alias("investee"))
+    fund = _intermediaries(ents)
     inv = _table(engine, source, "investments")
     sp = _table(engine, source, "spending")
     acq = _table(engine, source, "acquisitions")
@@ -463,11 +471,7 @@ def fund_commitments(
     """`statecap.queries.flows.fund_commitments`: money paid into state intermediaries."""
     from pyspark.sql import functions as F
 
-    no_sectors = F.size(F.coalesce(F.col("sectors"), F.array().cast("array<string>"))) == 0
-    fund = ents.where(
-        F.col("kind").isin("state_fund", "policy_bank")
-        | (F.col("kind").isin("central_soe", "local_soe") & no_sectors)
-    ).select(F.col("id").alias("investee"))
+    fund = _intermediaries(ents)
     inv = _table(engine, source, "investments")
     rows = inv.join(fund, "investee", "left_semi").where(
         F.col("amount").isNotNull() & F.col("date").isNotNull()
